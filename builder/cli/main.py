@@ -1,0 +1,202 @@
+"""The `pybuild` command: a thin typer shell over the library.
+
+Each command parses its options, calls one library function and prints the
+result. Heavy modules (lark, the parser, rich) are imported inside the
+commands, so `pybuild --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from builder import __version__
+from builder.errors import PybuildError, UsageError
+
+app = typer.Typer(
+    name="pybuild",
+    help="Build OCI images from Dockerfiles, without a daemon; lint Dockerfiles like hadolint.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pybuild {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """pybuild: Dockerfile builder and linter."""
+
+
+def _fail(err: PybuildError) -> NoReturn:
+    sys.stderr.write(err.render() + "\n")
+    raise typer.Exit(err.exit_code)
+
+
+def _read_dockerfile(name: str) -> tuple[bytes, str]:
+    """The Dockerfile bytes and the name to report them under (`-` is stdin)."""
+    if name == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    path = Path(name)
+    try:
+        return path.read_bytes(), name
+    except FileNotFoundError:
+        raise UsageError(
+            f"cannot read Dockerfile {name!r}: no such file",
+            hint="give the path with -f, or run in a directory holding a Dockerfile",
+        ) from None
+    except IsADirectoryError:
+        raise UsageError(
+            f"cannot read Dockerfile {name!r}: it is a directory",
+            hint=f"did you mean -f {os.path.join(name, 'Dockerfile')}?",
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read Dockerfile {name!r}: {exc.strerror}") from None
+
+
+@app.command("parse")
+def parse_command(
+    file: Annotated[
+        str | None, typer.Argument(help="Dockerfile to parse, or - for standard input.")
+    ] = None,
+    file_option: Annotated[
+        str | None, typer.Option("--file", "-f", help="Dockerfile to parse (same as FILE).")
+    ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="json: one object per instruction; buildkit: BuildKit's AST dump.",
+            case_sensitive=False,
+        ),
+    ] = "json",
+) -> None:
+    """Parse a Dockerfile and print its syntax tree."""
+    try:
+        if file and file_option:
+            raise UsageError("give the Dockerfile once: as FILE or with -f, not both")
+        name = file or file_option or "Dockerfile"
+        fmt = output_format.lower()
+        if fmt not in ("json", "buildkit"):
+            raise UsageError(
+                f"unknown --format {output_format!r}", hint="use --format json or --format buildkit"
+            )
+        data, shown = _read_dockerfile(name)
+        from builder.dockerfile.dump import dump_buildkit, to_json
+        from builder.dockerfile.parser import parse
+
+        dockerfile = parse(data, path=shown)
+        sys.stdout.write(
+            dump_buildkit(dockerfile) if fmt == "buildkit" else to_json(dockerfile) + "\n"
+        )
+    except PybuildError as err:
+        _fail(err)
+
+
+def _build_args(values: list[str]) -> dict[str, str]:
+    """`--build-arg K=V`, or `--build-arg K` to take K from the environment (as docker does)."""
+    args: dict[str, str] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid --build-arg {item!r}", hint="write --build-arg NAME=VALUE")
+        if eq:
+            args[key] = value
+        elif key in os.environ:
+            args[key] = os.environ[key]
+    return args
+
+
+@app.command("build")
+def build_command(
+    context: Annotated[str, typer.Argument(help="Build context directory.")],
+    file: Annotated[
+        str | None,
+        typer.Option("--file", "-f", help="Dockerfile (default: CONTEXT/Dockerfile; - for stdin)."),
+    ] = None,
+    build_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--build-arg",
+            help="Set a build-time variable: NAME=VALUE, or NAME from the environment.",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Build this stage and what it needs.")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Target platform, e.g. linux/amd64.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the build plan; run nothing.")
+    ] = False,
+    plan_format: Annotated[
+        str, typer.Option("--plan-format", help="Plan output with --dry-run: text or json.")
+    ] = "text",
+) -> None:
+    """Build an image from a Dockerfile (this release: plan it with --dry-run)."""
+    try:
+        if plan_format not in ("text", "json"):
+            raise UsageError(f"unknown --plan-format {plan_format!r}", hint="use text or json")
+        if not dry_run:
+            raise UsageError(
+                "running builds is not available in this release of pybuild",
+                hint="use --dry-run to print the build plan",
+            )
+        if context != "-" and not Path(context).is_dir():
+            raise UsageError(
+                f"build context {context!r} is not a directory",
+                hint="pass the directory that holds your sources, e.g. `pybuild build .`",
+            )
+        name = file if file is not None else os.path.join(context, "Dockerfile")
+        data, shown = _read_dockerfile(name)
+        from builder.dockerfile.parser import parse
+        from builder.plan.graph import plan
+        from builder.plan.render import render_json, render_text
+
+        dockerfile = parse(data, path=shown)
+        build_plan = plan(
+            dockerfile,
+            target=target,
+            build_args=_build_args(build_arg or []),
+            platform=platform,
+            environ=dict(os.environ),
+        )
+        out = render_json(build_plan) if plan_format == "json" else render_text(build_plan)
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    except PybuildError as err:
+        _fail(err)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("pybuild: interrupted\n")
+        sys.exit(130)
+    except PybuildError as err:  # raised outside a command's own handler
+        sys.stderr.write(err.render() + "\n")
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,678 @@
+"""Dockerfile word expansion, the way BuildKit does it.
+
+BuildKit expands `$VAR` and `${VAR...}` in instruction arguments with a
+small shell-like lexer (`frontend/dockerfile/shell/lex.go`).  This module
+reproduces its observable behaviour:
+
+- `$NAME`, `${NAME}`; a name is letters, digits and `_`, or a run of digits
+  (`$12`), or one special parameter (`$@ $* $# $? $- $$ $! $0`).  A `$` that
+  starts no name stays a literal `$` (`$.`, trailing `$`).
+- `${V:-w} ${V-w} ${V:+w} ${V+w} ${V:?msg} ${V?msg}`: with the colon an empty
+  value counts as unset.
+- `${V#p} ${V##p} ${V%p} ${V%%p}`: trim the shortest / longest prefix or
+  suffix matching the pattern; `${V/p/r} ${V//p/r}`: replace the first / every
+  match.  Patterns know `*`, `?` and backslash escapes (`\\*`, `\\?`, `\\\\`,
+  and `\\}` / `\\/` to write the delimiters); like BuildKit, `[` and `]` are
+  literal characters, not bracket expressions.
+- Single quotes keep everything literal; double quotes keep everything but
+  `$` expansions and escapes of `"`, `$` and the escape character itself.
+- The escape character (backslash, or the backtick that an escape directive
+  selects) makes the next character literal; a trailing one is dropped.
+
+`ShellLexer.expand_words` also splits the result into words the way BuildKit
+does: whitespace coming from the source text or from unquoted expansions
+separates words; quoted or escaped whitespace does not, and empty words are
+dropped (`a "" b` gives two words).
+
+Behaviour kept on purpose because BuildKit has it: in `${V//p/r}` the
+replacement goes through Go's regexp template expansion (`$0` or `${0}`
+inserts the match, any other `$name` is empty, `$$` is `$`), while `${V/p/r}`
+inserts it verbatim; with `raw_escapes` an escape inside double quotes that
+escapes nothing is written twice; a byte order mark at the very start of a
+word is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+__all__ = ["ExpansionError", "ShellLexer"]
+
+#: Characters Go's `unicode.IsSpace` accepts: the word separators.
+_GO_SPACE_CLASS: Final = "\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE_RUN: Final = re.compile(f"[{_GO_SPACE_CLASS}]+")
+#: Characters Python's `str.split()` treats as spaces but Go does not.
+_PY_ONLY_SPACE: Final = re.compile("[\x1c-\x1f]")
+#: Special parameters: a `$` followed by one of these names a one-character variable.
+_SPECIAL_PARAMS: Final = frozenset("@*#?-$!0")
+_VALID_ESCAPES: Final = ("\\", "`")
+#: What Go's `%c` prints for the scanner's EOF (rune -1).
+_EOF_RUNE: Final = "\ufffd"
+_BOM: Final = "\ufeff"
+
+
+def _specials(chars: str) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+
+
+#: (escape char, stop char or "") -> the characters that end a run of plain text.
+_WORD_SPECIALS: Final = MappingProxyType(
+    {
+        (esc, stop): _specials("$'\"" + esc + stop)
+        for esc in _VALID_ESCAPES
+        for stop in ("", "}", "/")
+    }
+)
+#: escape char -> the characters that end a run of plain text inside double quotes.
+_DQUOTE_SPECIALS: Final = MappingProxyType({esc: _specials('"$' + esc) for esc in _VALID_ESCAPES})
+
+
+class ExpansionError(ValueError):
+    """A word cannot be expanded: bad `${...}` syntax, an unclosed quote, `${V?}` on unset V.
+
+    `reason` is BuildKit's message (`syntax error: bad substitution`,
+    `VAR: is not allowed to be unset`...); `word` is the word being expanded.
+    `str()` gives BuildKit's full text: `failed to process "<word>": <reason>`.
+    """
+
+    def __init__(self, reason: str, word: str | None = None) -> None:
+        self.reason = reason
+        self.word = word
+        if word is None:
+            super().__init__(reason)
+        else:
+            super().__init__(f"failed to process {_go_quote(word)}: {reason}")
+
+    def __reduce__(self) -> tuple[type[ExpansionError], tuple[str, str | None]]:
+        return (type(self), (self.reason, self.word))
+
+
+@dataclass(frozen=True)
+class ShellLexer:
+    """Expands variables in Dockerfile words; one instance per escape character and mode.
+
+    Instances are immutable and hold no per-call state: share them freely,
+    across threads too.
+    """
+
+    escape: str = "\\"  #: the escape character: backslash, or backtick (escape directive)
+    raw_quotes: bool = False  #: keep the quote characters in the output (BuildKit's RawQuotes)
+    raw_escapes: bool = False  #: keep escape characters in the output (BuildKit's RawEscapes)
+
+    def __post_init__(self) -> None:
+        if self.escape not in _VALID_ESCAPES:
+            raise ValueError(f"escape must be '\\' or '`', not {self.escape!r}")
+
+    def expand_word(self, word: str, env: Mapping[str, str]) -> str:
+        """Expand `word` into a single string, spaces kept (BuildKit's ProcessWord)."""
+        return self._expand(word, env, split=False)[0]
+
+    def expand_words(self, word: str, env: Mapping[str, str]) -> list[str]:
+        """Expand `word` and split the result into words (BuildKit's ProcessWords)."""
+        return self._expand(word, env, split=True)[1]
+
+    def expand_word_with_matches(
+        self, word: str, env: Mapping[str, str]
+    ) -> tuple[str, set[str], set[str]]:
+        """Expand `word`; also return the names found in `env` and the names referenced
+        but not set (BuildKit's ProcessWordWithMatches; lint's UndefinedVar uses the latter).
+        """
+        result, _, matched, unmatched = self._expand(word, env, split=False)
+        return result, matched, unmatched
+
+    def _expand(
+        self, word: str, env: Mapping[str, str], split: bool
+    ) -> tuple[str, list[str], set[str], set[str]]:
+        text = word[1:] if word[:1] == _BOM else word
+        if "$" not in text and "'" not in text and '"' not in text and self.escape not in text:
+            return text, (_split_fields(text) if split else []), set(), set()
+        expansion = _Expansion(text, env, self.escape, self.raw_quotes)
+        try:
+            result, words = expansion.process_until("", self.raw_escapes, split)
+        except _Failure as failure:
+            raise ExpansionError(failure.reason, word) from None
+        return result, words, expansion.matched, expansion.unmatched
+
+
+class _Failure(Exception):
+    """Internal: expansion failed; turned into ExpansionError with the whole word."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Words:
+    """Collects the words of an expansion (BuildKit's word splitting)."""
+
+    __slots__ = ("current", "words")
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.current: list[str] = []
+
+    def add_raw(self, text: str) -> None:
+        """Quoted or escaped text: whitespace in it does not separate words."""
+        self.current.append(text)
+
+    def add_split(self, text: str) -> None:
+        """Plain text or an unquoted expansion: whitespace in it separates words."""
+        pieces = _GO_SPACE_RUN.split(text)
+        self.current.append(pieces[0])
+        for piece in pieces[1:]:
+            self.finish_word()
+            self.current.append(piece)
+
+    def finish_word(self) -> None:
+        if self.current:
+            word = "".join(self.current)
+            if word:
+                self.words.append(word)
+                self.current.clear()
+
+    def result(self) -> list[str]:
+        self.finish_word()
+        return self.words
+
+
+class _Expansion:
+    """The state of one expansion: the text, a read position, the names looked up.
+
+    Methods mirror the structure of BuildKit's lexer so that the read position
+    at an error (which picks the error message) is the same as BuildKit's.
+    """
+
+    __slots__ = ("env", "escape", "matched", "n", "pos", "raw_quotes", "text", "unmatched")
+
+    def __init__(self, text: str, env: Mapping[str, str], escape: str, raw_quotes: bool) -> None:
+        self.text = text
+        self.n = len(text)
+        self.pos = 0
+        self.env = env
+        self.escape = escape
+        self.raw_quotes = raw_quotes
+        self.matched: set[str] = set()
+        self.unmatched: set[str] = set()
+
+    def _next(self) -> str:
+        """Consume one character; "" at the end."""
+        if self.pos >= self.n:
+            return ""
+        ch = self.text[self.pos]
+        self.pos += 1
+        return ch
+
+    def _at_end(self) -> bool:
+        return self.pos >= self.n
+
+    def process_until(self, stop: str, raw_escapes: bool, split: bool) -> tuple[str, list[str]]:
+        """Expand up to the unquoted, unescaped `stop` character (consumed) or, with
+        `stop == ""`, to the end; return the text and, if `split`, its words.
+        """
+        text, n, escape = self.text, self.n, self.escape
+        specials = _WORD_SPECIALS[escape, stop]
+        out: list[str] = []
+        words = _Words() if split else None
+        while self.pos < n:
+            match = specials.search(text, self.pos)
+            end = match.start() if match else n
+            if end > self.pos:
+                plain = text[self.pos : end]
+                out.append(plain)
+                if words is not None:
+                    words.add_split(plain)
+                self.pos = end
+                if match is None:
+                    break
+            ch = text[end]
+            if ch == stop:
+                self.pos += 1
+                return "".join(out), (words.result() if words is not None else [])
+            if ch == "$":
+                value = self._dollar()
+                out.append(value)
+                if words is not None:
+                    words.add_split(value)
+            elif ch == "'":
+                value = self._single_quote()
+                out.append(value)
+                if words is not None:
+                    words.add_raw(value)
+            elif ch == '"':
+                value = self._double_quote(raw_escapes)
+                out.append(value)
+                if words is not None:
+                    words.add_raw(value)
+            else:  # the escape character
+                self.pos += 1
+                if raw_escapes:
+                    out.append(ch)
+                    if words is not None:
+                        words.add_raw(ch)
+                if self.pos >= n:
+                    break  # a trailing escape character is dropped
+                escaped = text[self.pos]
+                self.pos += 1
+                out.append(escaped)
+                if words is not None:
+                    words.add_raw(escaped)
+        if stop:
+            raise _Failure(f"unexpected end of statement while looking for matching {stop}")
+        return "".join(out), (words.result() if words is not None else [])
+
+    def _single_quote(self) -> str:
+        start = self.pos + 1
+        end = self.text.find("'", start)
+        if end < 0:
+            self.pos = self.n
+            raise _Failure("unexpected end of statement while looking for matching single-quote")
+        self.pos = end + 1
+        return self.text[start - 1 : end + 1] if self.raw_quotes else self.text[start:end]
+
+    def _double_quote(self, raw_escapes: bool) -> str:
+        text, n, escape = self.text, self.n, self.escape
+        specials = _DQUOTE_SPECIALS[escape]
+        self.pos += 1
+        out: list[str] = ['"'] if self.raw_quotes else []
+        while True:
+            match = specials.search(text, self.pos)
+            if match is None:
+                self.pos = n
+                raise _Failure(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
+            end = match.start()
+            out.append(text[self.pos : end])
+            ch = text[end]
+            if ch == '"':
+                self.pos = end + 1
+                if self.raw_quotes:
+                    out.append('"')
+                return "".join(out)
+            if ch == "$":
+                self.pos = end
+                out.append(self._dollar())
+                continue
+            # The escape character: it escapes only `"`, `$` and itself; before
+            # anything else it is kept (twice with raw_escapes, as BuildKit does).
+            self.pos = end + 1
+            if raw_escapes:
+                out.append(ch)
+            if self.pos >= n:
+                continue  # dropped; the loop then reports the missing quote
+            following = text[self.pos]
+            if following in ('"', "$", escape):
+                self.pos += 1
+                out.append(following)
+            else:
+                out.append(ch)
+
+    def _name(self) -> str:
+        """Read a parameter name at the current position ("" if there is none)."""
+        text, n, start = self.text, self.n, self.pos
+        if start >= n:
+            return ""
+        first = text[start]
+        pos = start + 1
+        if first.isdecimal():
+            while pos < n and text[pos].isdecimal():
+                pos += 1
+        elif first in _SPECIAL_PARAMS:
+            pass
+        elif first.isalpha() or first == "_":
+            while pos < n and (text[pos].isalpha() or text[pos].isdecimal() or text[pos] == "_"):
+                pos += 1
+        else:
+            return ""
+        self.pos = pos
+        return text[start:pos]
+
+    def _lookup(self, name: str) -> tuple[str, bool]:
+        try:
+            value = self.env[name]
+        except KeyError:
+            self.unmatched.add(name)
+            return "", False
+        self.matched.add(name)
+        return value, True
+
+    def _dollar(self) -> str:
+        """Expand the `$...` at the current position."""
+        self.pos += 1  # the `$`
+        if self._at_end() or self.text[self.pos] != "{":
+            name = self._name()
+            if not name:
+                return "$"
+            return self._lookup(name)[0]
+
+        self.pos += 1  # the `{`
+        if self._at_end():
+            raise _Failure("syntax error: missing '}'")
+        if self.text[self.pos] in "{}:":
+            raise _Failure("syntax error: bad substitution")
+        name = self._name()
+        op = self._next()
+        if op == "}":
+            return self._lookup(name)[0]
+        if op and op in "+-?#%:":
+            return self._modifier(name, op)
+        if op == "/":
+            return self._replace(name)
+        raise _Failure(f"unsupported modifier ({op or _EOF_RUNE}) in substitution")
+
+    def _modifier(self, name: str, op: str) -> str:
+        """`${name<op>word}` for op in `+ - ? # %`, or `:` followed by one of them."""
+        null_is_unset = op == ":"
+        label = op
+        if null_is_unset:
+            op = self._next()
+            label = ":" + (op or _EOF_RUNE)
+        trim = op in ("#", "%")
+        if null_is_unset and trim:
+            raise _Failure(f"unsupported modifier ({label}) in substitution")
+        # After `:` BuildKit reads the word whatever the operator is, then rejects it.
+        word = self._word_until_brace(raw_escapes=trim)
+        value, is_set = self._lookup(name)
+        unset = not is_set or (null_is_unset and value == "")
+        if op == "-":
+            return word if unset else value
+        if op == "+":
+            return "" if unset else word
+        if op == "?":
+            if not is_set:
+                raise _Failure(f"{name}: {word or 'is not allowed to be unset'}")
+            if unset:
+                raise _Failure(f"{name}: {word or 'is not allowed to be empty'}")
+            return value
+        if trim:
+            longest = word[:1] == op
+            if longest:
+                word = word[1:]
+            if op == "#":
+                return _trim_prefix(word, value, longest)
+            return _trim_suffix(word, value, longest)
+        raise _Failure(f"unsupported modifier ({label}) in substitution")
+
+    def _word_until_brace(self, raw_escapes: bool) -> str:
+        try:
+            return self.process_until("}", raw_escapes, False)[0]
+        except _Failure:
+            if self._at_end():
+                raise _Failure("syntax error: missing '}'") from None
+            raise
+
+    def _replace(self, name: str) -> str:
+        """`${name/pattern/replacement}` and `${name//pattern/replacement}`."""
+        replace_all = not self._at_end() and self.text[self.pos] == "/"
+        if replace_all:
+            self.pos += 1
+        try:
+            pattern = self.process_until("/", True, False)[0]
+        except _Failure:
+            if self._at_end():
+                raise _Failure("syntax error: missing '/' in ${}") from None
+            raise
+        replacement = self._word_until_brace(raw_escapes=True)
+        value = self._lookup(name)[0]
+        return _replace(pattern, value, replacement, replace_all)
+
+
+def _split_fields(text: str) -> list[str]:
+    """Split plain text on Go whitespace, dropping empty words."""
+    if _PY_ONLY_SPACE.search(text) is None:
+        return text.split()
+    return [word for word in _GO_SPACE_RUN.split(text) if word]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A fixed-width piece of a pattern: literal characters and `?` (None)."""
+
+    chars: tuple[str | None, ...]
+    literal: str | None  #: the piece as text when it has no `?`
+
+    def matches_at(self, value: str, pos: int) -> bool:
+        if self.literal is not None:
+            return value.startswith(self.literal, pos)
+        if pos + len(self.chars) > len(value):
+            return False
+        for offset, want in enumerate(self.chars):
+            got = value[pos + offset]
+            if want is None:  # `?`: any character but a newline
+                if got == "\n":
+                    return False
+            elif got != want:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class _Glob:
+    """A `${V#pattern}` / `${V/pattern/...}` pattern: fixed-width segments joined by `*`.
+
+    BuildKit turns the pattern into a Go regexp: `*` is `.*` (`.*?` for the
+    shortest match), `?` is `.`; neither matches a newline.  A backslash
+    escapes `*`, `?` or a backslash, and is dropped before `}` and `/`; before
+    anything else it is an error.  `[` and `]` are literal.
+    """
+
+    segments: tuple[_Segment, ...]
+    longest: bool  #: stars take as much as they can (`##`, `%%`, `/`), else as little
+
+    @classmethod
+    def parse(cls, pattern: str, longest: bool) -> _Glob:
+        pieces: list[list[str | None]] = [[]]
+        i, n = 0, len(pattern)
+        while i < n:
+            ch = pattern[i]
+            i += 1
+            if ch == "*":
+                pieces.append([])
+            elif ch == "?":
+                pieces[-1].append(None)
+            elif ch == "\\":
+                following = pattern[i] if i < n else ""
+                if following in ("}", "/"):
+                    continue
+                i += 1
+                if following not in ("*", "?", "\\"):
+                    reason = f"invalid escape '\\{following or _EOF_RUNE}'"
+                    raise _Failure(f"invalid pattern ({pattern}) in substitution: {reason}")
+                pieces[-1].append(following)
+            else:
+                pieces[-1].append(ch)
+        return cls(tuple(_segment(piece) for piece in pieces), longest)
+
+
+def _segment(piece: list[str | None]) -> _Segment:
+    literal = None if None in piece else "".join(c for c in piece if c is not None)
+    return _Segment(tuple(piece), literal)
+
+
+class _GlobMatcher:
+    """Finds the matches of a `_Glob` in one value, as Go's regexp would.
+
+    Go picks, among the leftmost matches, the one a backtracking matcher finds
+    first: each star in turn as long (or as short) as the rest allows.  Here
+    `choice[i][x]` is where segment i+1 starts when the star before it starts
+    at x: the last (or first) position before the next newline from which the
+    rest of the pattern matches, -1 if none.  Built in one backward pass per
+    segment, so matching is linear in the value; Python's backtracking `re`
+    takes polynomial time on patterns with several stars.
+    """
+
+    __slots__ = ("choice", "first", "rest", "value")
+
+    def __init__(self, glob: _Glob, value: str) -> None:
+        self.value = value
+        self.first = glob.segments[0]
+        self.rest = glob.segments[1:]
+        n = len(value)
+        choice: list[list[int]] = []
+        after: list[int] | None = None  # the choice row of the next star
+        for segment in reversed(self.rest):
+            width = len(segment.chars)
+            row = [-1] * (n + 1)
+            found = -1
+            for x in range(n, -1, -1):
+                if x < n and value[x] == "\n":
+                    found = -1  # a star cannot run past a newline
+                if (
+                    (found == -1 or not glob.longest)
+                    and segment.matches_at(value, x)
+                    and (after is None or after[x + width] != -1)
+                ):
+                    found = x
+                row[x] = found
+            choice.append(row)
+            after = row
+        choice.reverse()
+        self.choice = choice
+
+    def match_at(self, start: int) -> int:
+        """The end of the match that starts at `start`, or -1."""
+        if not self.first.matches_at(self.value, start):
+            return -1
+        pos = start + len(self.first.chars)
+        for row, segment in zip(self.choice, self.rest, strict=True):
+            pos = row[pos]
+            if pos == -1:
+                return -1
+            pos += len(segment.chars)
+        return pos
+
+    def search(self, pos: int) -> tuple[int, int] | None:
+        """The leftmost match that starts at or after `pos`."""
+        value, literal = self.value, self.first.literal
+        start, last = pos, len(value)
+        while start <= last:
+            if literal:
+                start = value.find(literal, start)
+                if start < 0:
+                    return None
+            end = self.match_at(start)
+            if end >= 0:
+                return start, end
+            start += 1
+        return None
+
+
+def _trim_prefix(pattern: str, value: str, longest: bool) -> str:
+    end = _GlobMatcher(_Glob.parse(pattern, longest), value).match_at(0)
+    return value[end:] if end >= 0 else value
+
+
+def _reverse_pattern(pattern: str) -> str:
+    """Reverse a pattern, keeping each `\\x` escape pair in order."""
+    tokens: list[str] = []
+    i, last = 0, len(pattern) - 1
+    while i <= last:
+        if pattern[i] == "\\" and i != last:
+            tokens.append(pattern[i : i + 2])
+            i += 2
+        else:
+            tokens.append(pattern[i])
+            i += 1
+    return "".join(reversed(tokens))
+
+
+def _trim_suffix(pattern: str, value: str, longest: bool) -> str:
+    # Like BuildKit: trim a prefix of the reversed value with the reversed
+    # pattern (so an error message shows the reversed pattern, as there).
+    return _trim_prefix(_reverse_pattern(pattern), value[::-1], longest)[::-1]
+
+
+def _replace(pattern: str, value: str, replacement: str, replace_all: bool) -> str:
+    """`${V/pattern/replacement}`, or with `replace_all` Go's `Regexp.ReplaceAllString`.
+
+    The single replacement inserts `replacement` verbatim.  Replace-all expands
+    it as a Go template, and, unlike `re.sub`, skips an empty match right
+    after the previous match.
+    """
+    matcher = _GlobMatcher(_Glob.parse(pattern, longest=True), value)
+    if not replace_all:
+        found = matcher.search(0)
+        if found is None:
+            return value
+        return value[: found[0]] + replacement + value[found[1] :]
+    out: list[str] = []
+    last_end = search_pos = 0
+    n = len(value)
+    while search_pos <= n:
+        found = matcher.search(search_pos)
+        if found is None:
+            break
+        start, end = found
+        out.append(value[last_end:start])
+        if end > last_end or start == 0:
+            out.append(_expand_template(replacement, value[start:end]))
+        last_end = end
+        search_pos = max(search_pos + 1, end)
+    out.append(value[last_end:])
+    return "".join(out)
+
+
+def _expand_template(template: str, matched: str) -> str:
+    """Go's regexp template expansion for a pattern whose only group is the match.
+
+    `$$` is `$`; `$0` / `${0}` is the match; another `$name` / `${name}` is
+    empty; a `$` that starts no name is literal.
+    """
+    if "$" not in template:
+        return template
+    out: list[str] = []
+    rest = template
+    while True:
+        before, dollar, after = rest.partition("$")
+        if not dollar:
+            break
+        out.append(before)
+        rest = after
+        if rest[:1] == "$":
+            out.append("$")
+            rest = rest[1:]
+            continue
+        braced = rest[:1] == "{"
+        body = rest[1:] if braced else rest
+        length = 0
+        while length < len(body) and (
+            body[length].isalpha() or body[length].isdecimal() or body[length] == "_"
+        ):
+            length += 1
+        if length == 0 or (braced and body[length : length + 1] != "}"):
+            out.append("$")
+            continue
+        if body[:length] == "0":
+            out.append(matched)
+        rest = body[length + 1 :] if braced else body[length:]
+    out.append(rest)
+    return "".join(out)
+
+
+_GO_CONTROL_ESCAPES: Final = MappingProxyType(
+    {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+)
+
+
+def _go_quote(text: str) -> str:
+    """Quote a string like Go's `%q`, for error messages identical to BuildKit's."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ch in _GO_CONTROL_ESCAPES:
+            out.append(_GO_CONTROL_ESCAPES[ch])
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)

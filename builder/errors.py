@@ -1,0 +1,79 @@
+"""Typed errors. Each carries where it happened so the CLI can point at it.
+
+The CLI turns any `PybuildError` into one clear message and a non-zero exit;
+a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a source file: 1-based line and column (column 0: unknown)."""
+
+    path: str
+    line: int
+    column: int = 0
+    end_line: int = 0
+    source_line: str | None = None
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.path
+        if self.column > 0:
+            return f"{self.path}:{self.line}:{self.column}"
+        return f"{self.path}:{self.line}"
+
+
+class PybuildError(Exception):
+    """Base class of every error pybuild reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def render(self) -> str:
+        """The whole message: `file:line:col: error`, the line with a caret, a hint."""
+        head = f"{self.location}: {self.message}" if self.location else self.message
+        parts = [head]
+        loc = self.location
+        if loc is not None and loc.source_line is not None:
+            text = loc.source_line.rstrip("\r\n").expandtabs(1)
+            if len(text) > 200:
+                start = max(0, min(loc.column - 1, len(text)) - 100)
+                text = text[start : start + 200]
+                caret_col = max(1, loc.column - start)
+            else:
+                caret_col = max(1, loc.column)
+            parts.append(f"  {loc.line:>4} | {text}")
+            parts.append("       | " + " " * (caret_col - 1) + "^")
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class ParseError(PybuildError):
+    """The Dockerfile cannot be read: syntax, unknown instruction or flag."""
+
+
+class PlanError(PybuildError):
+    """The Dockerfile parses but cannot be planned: stages, --target, ARG, cycles."""
+
+
+class BuildError(PybuildError):
+    """A build step failed."""
+
+
+class UsageError(PybuildError):
+    """The command line is wrong (exit code 2, like docker build)."""
+
+    exit_code = 2

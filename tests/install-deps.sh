@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# System packages and data the test suite needs, on Debian 12, as root.
+# Safe to run again: it only fetches what is missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+corpus=${PYBUILD_TEST_CORPUS:-/var/cache/pybuild-tests/corpus}
+
+apt-get update -qq
+
+# Real-world Dockerfiles for the differential parser test: the test data
+# that Debian ships with Docker's and openshift/imagebuilder's Go sources.
+# Unpacked, not installed, so no Go toolchain comes along.
+if [ ! -d "$corpus/usr/share/gocode/src/github.com/openshift/imagebuilder" ] ||
+   [ ! -d "$corpus/usr/share/gocode/src/github.com/docker/docker" ]; then
+  tmp=$(mktemp -d) && chmod 755 "$tmp"  # apt-get download runs as _apt
+  (cd "$tmp" && apt-get download -qq golang-github-openshift-imagebuilder-dev golang-github-docker-docker-dev)
+  mkdir -p "$corpus"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$corpus"; done
+  rm -rf "$tmp"
+fi
+echo "test corpus: $corpus"
