@@ -8,6 +8,9 @@ corpus=${PYBUILD_TEST_CORPUS:-/var/cache/pybuild-tests/corpus}
 
 apt-get update -qq
 
+# ShellCheck: pybuild lint runs it on RUN scripts, as hadolint does.
+command -v shellcheck >/dev/null || apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+
 # Real-world Dockerfiles for the differential parser test: the test data
 # that Debian ships with Docker's and openshift/imagebuilder's Go sources.
 # Unpacked, not installed, so no Go toolchain comes along.

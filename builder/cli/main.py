@@ -132,6 +132,10 @@ def build_command(
         str | None,
         typer.Option("--file", "-f", help="Dockerfile (default: CONTEXT/Dockerfile; - for stdin)."),
     ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", help="Name the image NAME[:TAG] (repeatable)."),
+    ] = None,
     build_arg: Annotated[
         list[str] | None,
         typer.Option(
@@ -166,6 +170,14 @@ def build_command(
                 f"build context {context!r} is not a directory",
                 hint="pass the directory that holds your sources, e.g. `pybuild build .`",
             )
+        from builder.image.reference import ReferenceError, parse_tag
+
+        try:
+            tags = [parse_tag(t).familiar for t in tag or []]
+        except ReferenceError as exc:
+            raise UsageError(
+                str(exc), hint="a tag looks like name, name:tag or registry/name:tag"
+            ) from None
         name = file if file is not None else os.path.join(context, "Dockerfile")
         data, shown = _read_dockerfile(name)
         from builder.dockerfile.parser import parse
@@ -180,7 +192,16 @@ def build_command(
             platform=platform,
             environ=dict(os.environ),
         )
-        out = render_json(build_plan) if plan_format == "json" else render_text(build_plan)
+        if plan_format == "json":
+            import json
+
+            data = json.loads(render_json(build_plan))
+            data["tags"] = tags
+            out = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        else:
+            out = render_text(build_plan)
+            if tags:
+                out = f"tags: {', '.join(tags)}\n{out}"
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     except PybuildError as err:
         _fail(err)

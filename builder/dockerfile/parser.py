@@ -77,10 +77,16 @@ def _grammar_parser() -> lark.Lark:
         "maybe_placeholders": False,
     }
     cache_file = _cache_dir() / f"dockerfile-grammar-{digest}.cache"
+    if cache_file.is_file():
+        # lark rebuilds the tables itself if the file is unreadable
+        return lark.Lark(text, cache=str(cache_file), **options)
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        return lark.Lark(text, cache=str(cache_file), **options)
-    except OSError:  # read-only home: build the tables in memory
+        partial = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+        parser = lark.Lark(text, cache=str(partial), **options)
+        os.replace(partial, cache_file)  # readers never see a half-written file
+        return parser
+    except OSError:  # read-only cache dir: build the tables in memory
         return lark.Lark(text, **options)
 
 

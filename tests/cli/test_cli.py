@@ -120,3 +120,52 @@ def test_usage_errors_exit_2(args: tuple[str, ...], needle: str) -> None:
     proc = run(*args)
     assert proc.returncode == 2
     assert needle in proc.stderr
+
+
+def test_build_dry_run_plans_the_sshd_example() -> None:
+    proc = run("build", "--dry-run", "-t", "sshd", str(FIXTURES / "sshd"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "tags: sshd:latest"
+    assert "stage 0 FROM debian:bookworm-slim (image)" in lines
+    assert any(line.strip().startswith("#4 [4/4] RUN chmod u+s /usr/sbin/sshd") for line in lines)
+
+
+def test_build_dry_run_json_with_target_and_build_args() -> None:
+    dockerfile = FIXTURES / "parse" / "multistage.Dockerfile"
+    proc = run(
+        "build", "--dry-run", "--plan-format", "json", "-f", str(dockerfile),
+        "--target", "build", "--build-arg", "GO_VERSION=1.23", "-t", "app:dev", str(FIXTURES),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["tags"] == ["app:dev"]
+    text = json.dumps(data)
+    assert "golang:1.23" in text and "distroless" in text
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "message", "code"),
+    [
+        ("FROM a AS one\nCOPY --from=two /x /y\nFROM b AS two\nCOPY --from=one /x /y\n",
+         "circular dependency detected on stage: one", 1),
+        ("FROM a\nRUNN echo\n", "unknown instruction: RUNN", 1),
+        ("FROM a\nCOPY --form=b x y\n", "unknown flag: --form", 1),
+    ],
+)  # fmt: skip
+def test_build_dry_run_rejects_bad_dockerfiles(
+    tmp_path: Path, dockerfile: str, message: str, code: int
+) -> None:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    proc = run("build", "--dry-run", str(tmp_path))
+    assert proc.returncode == code
+    assert message in proc.stderr.splitlines()[0]
+    assert proc.stderr.splitlines()[0].startswith(str(tmp_path / "Dockerfile") + ":")
+
+
+def test_build_rejects_undefined_target_and_bad_tag(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM a AS base\n")
+    proc = run("build", "--dry-run", "--target", "nope", str(tmp_path))
+    assert proc.returncode == 1 and 'target stage "nope" could not be found' in proc.stderr
+    proc = run("build", "--dry-run", "-t", "Bad Name", str(tmp_path))
+    assert proc.returncode == 2 and "invalid reference" in proc.stderr

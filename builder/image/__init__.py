@@ -1,0 +1,1 @@
+"""OCI and Docker image formats: references, media types, configs, manifests."""

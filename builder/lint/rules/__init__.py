@@ -1,0 +1,1 @@
+"""Lint rules, in three families (see builder.lint.model)."""

@@ -1,0 +1,412 @@
+"""The stage graph and the build plan, following BuildKit's `dockerfile2llb`.
+
+- A FROM names a stage when an *earlier* stage has that name (names are
+  case-insensitive); `scratch` is the empty image; anything else is an image.
+- `COPY --from=` and `RUN --mount=from=` accept a stage name, a stage index,
+  or an image (not a stage name: `COPY --from=alpine` pulls `alpine`).
+- Cycles are errors ("circular dependency detected on stage: X"), checked on
+  every stage. Only the target (default: the last stage) and what it needs
+  are built; since BuildKit dispatches them in file order, copying or
+  mounting from a stage that comes later is an error too.
+- Needed stages are grouped into waves (topological levels): the stages of
+  one wave depend only on earlier waves, so they can run at the same time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from builder.dockerfile.ast import Dockerfile, Instruction
+from builder.dockerfile.commands import (
+    Command,
+    CopyCommand,
+    RunCommand,
+    Stage,
+    location_of,
+    parse_stages,
+)
+from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
+from builder.errors import Location, PlanError
+from builder.plan.args import (
+    Scope,
+    declare_global_arg,
+    initial_globals,
+    resolve_build_args,
+    unused_build_args,
+    unused_build_args_warning,
+)
+from builder.plan.model import BaseRef, BuildPlan, PlannedStage, Step
+from builder.plan.platform import Platform, host_platform, parse_platform, platform_args
+from builder.plan.steps import StepContext, stage_steps
+
+__all__ = ["BaseRef", "BuildPlan", "PlannedStage", "Step", "plan"]
+
+RESERVED_STAGE_NAMES = frozenset({"scratch", "context"})
+_INDEX = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """`stage` needs `target` (a stage index) because of `command`."""
+
+    source: int  #: the stage whose command makes the edge
+    target: int
+    command: Command
+    kind: str  #: "copy" or "mount"
+    ref: str  #: the reference as written
+    mount_target: str | None = None
+
+
+def plan(
+    dockerfile: Dockerfile,
+    *,
+    target: str | None = None,
+    build_args: Mapping[str, str | None] | None = None,
+    platform: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    build_platform: str | None = None,
+) -> BuildPlan:
+    """Plan a build: stages, their dependencies and steps, `--target` pruning, waves.
+
+    `build_args` maps names to values; a None value is taken from `environ`
+    (default: `os.environ`), like `docker build --build-arg NAME`.
+    `platform` is the target platform (default: the host's), `build_platform`
+    the one the build runs on (default: the host's).
+    Raises ParseError for invalid instructions and PlanError for everything
+    that parses but cannot be built.
+    """
+    path = dockerfile.path
+    meta_args, stages = parse_stages(dockerfile)
+    if not stages:
+        raise PlanError("dockerfile contains no stages to build", Location(path, 0))
+    _check_stage_names(dockerfile, stages)
+
+    target_platform = _platform_option(platform, "platform")
+    build_plat = _platform_option(build_platform, "build platform")
+    args = resolve_build_args(build_args, os.environ if environ is None else environ)
+    lexer = ShellLexer(escape=dockerfile.escape)
+    globals_ = initial_globals(platform_args(target_platform, build_plat), args)
+    for cmd in meta_args:
+        for name, default in cmd.args:
+            try:
+                declare_global_arg(globals_, name, default, build_args=args, lexer=lexer)
+            except ExpansionError as exc:
+                raise PlanError(str(exc), _loc(dockerfile, cmd.node)) from None
+
+    warnings: list[str] = []
+    bases = [
+        _resolve_base(dockerfile, stages, i, globals_, lexer, warnings) for i in range(len(stages))
+    ]
+    platforms = [_stage_platform(dockerfile, s, globals_, lexer) for s in stages]
+    target_index = _find_target(stages, target)
+    edges, images = _edges(dockerfile, stages)
+    deps = [sorted({e.target for e in edges[i]} | _base_dep(bases[i])) for i in range(len(stages))]
+    _check_cycles(dockerfile, stages, edges)
+    needed = _reachable(target_index, deps)
+    _check_order(dockerfile, stages, edges, needed)
+
+    single = len(stages) == 1 and not any(images)
+    ctx = StepContext(
+        dockerfile=dockerfile,
+        lexer=lexer,
+        build_args=args,
+        globals_=globals_,
+        vertices=itertools.count(1),
+    )
+    scopes: dict[int, Scope] = {}
+    planned: list[PlannedStage] = []
+    consumed = {name for cmd in meta_args for name, _ in cmd.args}
+    for stage in stages:
+        steps: list[Step] = []
+        if stage.index in needed:
+            base = bases[stage.index]
+            scope = scopes[base.stage_index].copy() if base.stage_index is not None else Scope()
+            prefix = "" if single else f"{_display_name(stage)} "
+            steps = stage_steps(stage, base, platforms[stage.index], scope, ctx, prefix)
+            scopes[stage.index] = scope
+            consumed.update(scope.declared)
+        planned.append(
+            PlannedStage(
+                name=stage.name,
+                index=stage.index,
+                line=stage.node.start_line,
+                base=bases[stage.index],
+                platform=platforms[stage.index],
+                steps=steps,
+                depends_on=deps[stage.index],
+                images=images[stage.index],
+                needed=stage.index in needed,
+            )
+        )
+
+    unused = unused_build_args(args, consumed)
+    if unused:
+        warnings.append(unused_build_args_warning(unused))
+    return BuildPlan(
+        path=path,
+        stages=planned,
+        target=target_index,
+        waves=_waves(sorted(needed), deps),
+        warnings=warnings,
+        platform=str(target_platform),
+        build_platform=str(build_plat),
+        build_args=dict(sorted(args.items())),
+        global_args=dict(sorted(globals_.items())),
+    )
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def _loc(dockerfile: Dockerfile, node: Instruction) -> Location:
+    return location_of(node, dockerfile.path, dockerfile.source_line(node.start_line))
+
+
+def _display_name(stage: Stage) -> str:
+    return stage.name if stage.name is not None else f"stage-{stage.index}"
+
+
+def _platform_option(value: str | None, what: str) -> Platform:
+    if value is None:
+        return host_platform()
+    try:
+        return parse_platform(value)
+    except ValueError as exc:
+        raise PlanError(f"invalid {what} {value!r}: {exc}") from None
+
+
+def _check_stage_names(dockerfile: Dockerfile, stages: list[Stage]) -> None:
+    seen: dict[str, Stage] = {}
+    for stage in stages:
+        if stage.name is None:
+            continue
+        if stage.name in RESERVED_STAGE_NAMES:
+            raise PlanError(
+                f'Stage name should not use the same name as reserved stage "{stage.name}"',
+                _loc(dockerfile, stage.node),
+                hint="pick another name: `scratch` is the empty image, `context` the build context",
+            )
+        if stage.name in seen:
+            first = seen[stage.name]
+            raise PlanError(
+                f'duplicate stage name "{stage.name}", stage names should be unique',
+                _loc(dockerfile, stage.node),
+                hint=f"first defined on line {first.node.start_line}",
+            )
+        seen[stage.name] = stage
+
+
+def _resolve_base(
+    dockerfile: Dockerfile,
+    stages: list[Stage],
+    index: int,
+    globals_: Mapping[str, str],
+    lexer: ShellLexer,
+    warnings: list[str],
+) -> BaseRef:
+    stage = stages[index]
+    try:
+        name = lexer.expand_word(stage.base_name, globals_)
+    except ExpansionError as exc:
+        raise PlanError(str(exc), _loc(dockerfile, stage.node)) from None
+    if name == "":
+        raise PlanError(
+            f"base name ({stage.base_name}) should not be blank",
+            _loc(dockerfile, stage.node),
+            hint="declare the ARG before the first FROM with a default, or pass --build-arg",
+        )
+    if name == "scratch":
+        return BaseRef("scratch", name)
+    for earlier in stages[:index]:
+        if earlier.name is not None and earlier.name == name.lower():
+            return BaseRef("stage", earlier.name, earlier.index)
+    later = [s for s in stages[index:] if s.name is not None and s.name == name.lower()]
+    if later:
+        warnings.append(
+            f"{dockerfile.path}:{stage.node.start_line}: FROM {name} names a stage defined "
+            f"later (line {later[0].node.start_line}); it is used as an image"
+        )
+    return BaseRef("image", name)
+
+
+def _stage_platform(
+    dockerfile: Dockerfile, stage: Stage, globals_: Mapping[str, str], lexer: ShellLexer
+) -> str | None:
+    if stage.platform is None:
+        return None
+    loc = _loc(dockerfile, stage.node)
+    try:
+        value = lexer.expand_word(stage.platform, globals_)
+    except ExpansionError as exc:
+        raise PlanError(f"failed to process arguments for platform: {exc}", loc) from None
+    if value == "":
+        raise PlanError(f"empty platform value from expression {stage.platform}", loc)
+    try:
+        return str(parse_platform(value))
+    except ValueError as exc:
+        raise PlanError(f"failed to parse platform {stage.platform}: {exc}", loc) from None
+
+
+def _find_target(stages: list[Stage], target: str | None) -> int:
+    if target is None or target == "":
+        return len(stages) - 1
+    for stage in stages:
+        if stage.name is not None and stage.name == target.lower():
+            return stage.index
+    names = [s.name for s in stages if s.name is not None]
+    match = difflib.get_close_matches(target.lower(), names, n=1)
+    if match:
+        hint = f"did you mean {match[0]}?"
+    else:
+        hint = (
+            f"stages: {', '.join(names)}" if names else "no stage has a name (FROM image AS name)"
+        )
+    raise PlanError(f'target stage "{target}" could not be found', hint=hint)
+
+
+def _base_dep(base: BaseRef) -> set[int]:
+    return {base.stage_index} if base.stage_index is not None else set()
+
+
+def _lookup(stages: list[Stage], ref: str) -> int | None:
+    for stage in stages:
+        if stage.name is not None and stage.name == ref.lower():
+            return stage.index
+    return None
+
+
+def _edges(
+    dockerfile: Dockerfile, stages: list[Stage]
+) -> tuple[list[list[_Edge]], list[list[str]]]:
+    """Stage-to-stage edges from COPY --from / RUN --mount from, and the images they pull."""
+    edges: list[list[_Edge]] = [[] for _ in stages]
+    images: list[list[str]] = [[] for _ in stages]
+    for stage in stages:
+        for cmd in stage.commands:
+            refs: list[tuple[str, str, str | None]] = []
+            if isinstance(cmd, CopyCommand) and cmd.from_ is not None:
+                refs.append((cmd.from_, "copy", None))
+            elif isinstance(cmd, RunCommand):
+                refs += [
+                    (m.from_, "mount", m.target)
+                    for m in cmd.mounts
+                    if m.from_ is not None and m.type in ("bind", "cache")
+                ]
+            for ref, kind, mount_target in refs:
+                index = _resolve_ref(dockerfile, stages, cmd, ref)
+                if index is None:
+                    if ref not in images[stage.index]:
+                        images[stage.index].append(ref)
+                    continue
+                edges[stage.index].append(_Edge(stage.index, index, cmd, kind, ref, mount_target))
+    return edges, images
+
+
+def _resolve_ref(dockerfile: Dockerfile, stages: list[Stage], cmd: Command, ref: str) -> int | None:
+    """A `--from` value as a stage index, or None for an image."""
+    if "$" in ref:
+        raise PlanError(
+            "'from' doesn't support variable expansion, define alias stage instead",
+            _loc(dockerfile, cmd.node),
+        )
+    if _INDEX.match(ref):
+        index = int(ref)
+        if not 0 <= index < len(stages):
+            raise PlanError(
+                f"invalid stage index {index}",
+                _loc(dockerfile, cmd.node),
+                hint=f"this Dockerfile has stages 0 to {len(stages) - 1}",
+            )
+        return index
+    return _lookup(stages, ref)
+
+
+def _check_cycles(dockerfile: Dockerfile, stages: list[Stage], edges: list[list[_Edge]]) -> None:
+    """Raise on the first cycle found, visiting stages in file order like BuildKit."""
+    visited: set[int] = set()
+
+    def visit(index: int, path: list[_Edge], on_path: list[int]) -> tuple[int, list[_Edge]] | None:
+        if index in visited:
+            return None
+        visited.add(index)
+        on_path.append(index)
+        for edge in edges[index]:
+            if edge.target in on_path:
+                return edge.target, [*path, edge]
+            found = visit(edge.target, [*path, edge], on_path)
+            if found is not None:
+                return found
+        on_path.pop()
+        return None
+
+    for stage in stages:
+        found = visit(stage.index, [], [])
+        if found is None:
+            continue
+        closing, path = found
+        start = next(i for i, e in enumerate(path) if e.source == closing)
+        cycle = path[start:]
+        names = [_display_name(stages[closing])] + [_display_name(stages[e.target]) for e in cycle]
+        first = cycle[0]
+        raise PlanError(
+            f"circular dependency detected on stage: {_display_name(stages[closing])}",
+            _loc(dockerfile, first.command.node),
+            hint="cycle: " + " -> ".join(names),
+        )
+
+
+def _reachable(target: int, deps: list[list[int]]) -> set[int]:
+    seen: set[int] = set()
+    todo = [target]
+    while todo:
+        index = todo.pop()
+        if index not in seen:
+            seen.add(index)
+            todo.extend(deps[index])
+    return seen
+
+
+def _check_order(
+    dockerfile: Dockerfile, stages: list[Stage], edges: list[list[_Edge]], needed: set[int]
+) -> None:
+    """BuildKit builds needed stages in file order: a source must come first."""
+    for stage in stages:
+        if stage.index not in needed:
+            continue
+        for edge in edges[stage.index]:
+            if edge.target <= stage.index:
+                continue
+            later = _display_name(stages[edge.target])
+            if edge.kind == "copy":
+                message = (
+                    f'cannot copy from stage "{edge.ref}", it needs to be defined before '
+                    f'current stage "{_display_name(stage)}"'
+                )
+            else:
+                message = (
+                    f'cannot mount from stage "{edge.ref}" to "{edge.mount_target}", '
+                    "stage needs to be defined before current command"
+                )
+            raise PlanError(
+                message,
+                _loc(dockerfile, edge.command.node),
+                hint=f"move stage {later} (line {stages[edge.target].node.start_line}) "
+                "above this one",
+            )
+
+
+def _waves(needed: list[int], deps: list[list[int]]) -> list[list[int]]:
+    """Topological levels: a stage's level is one more than its deepest dependency's."""
+    level: dict[int, int] = {}
+    for index in needed:  # dependencies always come first (checked by _check_order)
+        level[index] = 1 + max((level[d] for d in deps[index]), default=-1)
+    waves: list[list[int]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for index in needed:
+        waves[level[index]].append(index)
+    return waves

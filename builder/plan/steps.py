@@ -1,0 +1,226 @@
+"""Per-stage steps: each instruction with its words expanded at that point.
+
+Expansion follows what BuildKit expands (its `SupportsSingleWordExpansion`
+commands): paths, users, ports, labels, env values, flag values. RUN, CMD,
+ENTRYPOINT, SHELL and HEALTHCHECK keep their text: the shell in the container
+expands those.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from builder.dockerfile.ast import Dockerfile
+from builder.dockerfile.commands import (
+    AddCommand,
+    ArgCommand,
+    Command,
+    CopyCommand,
+    EnvCommand,
+    ExposeCommand,
+    InvalidCommand,
+    LabelCommand,
+    RunCommand,
+    Stage,
+    StopSignalCommand,
+    UserCommand,
+    VolumeCommand,
+    WorkdirCommand,
+    location_of,
+    parse_mount,
+    split_csv,
+)
+from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
+from builder.errors import PlanError
+from builder.plan.args import Scope, Variable, apply_env, declare_arg, run_variables
+from builder.plan.model import BaseRef, Step
+
+#: Instructions BuildKit turns into a build vertex (the `[stage i/n]` lines).
+VERTEX_KINDS = frozenset({"run", "copy", "add", "workdir"})
+
+
+@dataclass
+class StepContext:
+    """What expanding one stage needs from the whole plan."""
+
+    dockerfile: Dockerfile
+    lexer: ShellLexer
+    build_args: Mapping[str, str]
+    globals_: Mapping[str, str]
+    vertices: itertools.count[int]  #: build-wide step numbers (#N)
+
+
+def vertex_total(stage: Stage, base: BaseRef) -> int:
+    """How many `[i/n]` steps BuildKit shows for a stage: FROM an image, RUN/COPY/ADD/WORKDIR."""
+    total = 1 if base.kind == "image" else 0
+    return total + sum(1 for c in stage.commands if c.node.keyword in VERTEX_KINDS)
+
+
+def stage_steps(
+    stage: Stage,
+    base: BaseRef,
+    platform: str | None,
+    scope: Scope,
+    ctx: StepContext,
+    prefix: str,
+) -> list[Step]:
+    """The steps of one stage; `scope` (its starting ARG/ENV state) is updated in place.
+
+    `prefix` starts the progress names: "builder " gives "[builder 1/4]"; BuildKit
+    leaves it out ("") when the build has a single stage.
+    """
+    total = vertex_total(stage, base)
+    width = int(1 + math.log10(total)) if total else 1
+    index = itertools.count(1)
+
+    def progress(text: str) -> tuple[str, int]:
+        return f"[{prefix}{next(index):>{width}}/{total}] {text}", next(ctx.vertices)
+
+    name, vertex = progress(f"FROM {base.name}") if base.kind == "image" else ("", None)
+    steps = [
+        Step(
+            line=stage.node.start_line,
+            kind="from",
+            instruction=stage.node.original,
+            args=[base.name],
+            flags=[f"--platform={platform}"] if platform is not None else [],
+            name=name,
+            vertex=vertex,
+        )
+    ]
+    for cmd in stage.commands:
+        try:
+            step = _step(cmd, scope, ctx)
+        except ExpansionError as exc:
+            raise _plan_error(str(exc), cmd, ctx) from None
+        except InvalidCommand as exc:
+            raise _plan_error(exc.message, cmd, ctx, exc.hint) from None
+        if cmd.node.keyword in VERTEX_KINDS:
+            name, vertex = progress(_display(cmd, step))
+            step = replace(step, name=name, vertex=vertex)
+        steps.append(step)
+    return steps
+
+
+def _plan_error(message: str, cmd: Command, ctx: StepContext, hint: str | None = None) -> PlanError:
+    df = ctx.dockerfile
+    loc = location_of(cmd.node, df.path, df.source_line(cmd.node.start_line))
+    return PlanError(message, loc, hint)
+
+
+def _display(cmd: Command, step: Step) -> str:
+    """The text after `[stage i/n]`: RUN as written, the rest with expanded words."""
+    if isinstance(cmd, RunCommand):
+        text = f"{cmd.keyword} {_after_keyword(cmd.node.original)}".rstrip()
+        if cmd.heredocs and len(cmd.cmd_line) == 1 and cmd.cmd_line[0].lstrip().startswith("<<"):
+            lines = cmd.heredocs[0].content.strip().splitlines()
+            if lines:
+                text += f" ({lines[0]}{'...' if len(lines) > 1 else ''})"
+        return text
+    return " ".join([cmd.keyword, *step.flags, *step.args])
+
+
+def _after_keyword(original: str) -> str:
+    parts = original.strip().split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _step(cmd: Command, scope: Scope, ctx: StepContext) -> Step:
+    args, flags, variables = _expand(cmd, scope, ctx)
+    return Step(
+        line=cmd.node.start_line,
+        kind=cmd.node.keyword,
+        instruction=cmd.node.original,
+        args=args,
+        flags=flags,
+        variables=variables,
+    )
+
+
+def _expand(
+    cmd: Command, scope: Scope, ctx: StepContext
+) -> tuple[list[str], list[str], list[Variable]]:
+    """(args, flags, variables) of one command; ARG and ENV also update `scope`."""
+    env = scope.env()
+
+    def word(w: str) -> str:
+        return ctx.lexer.expand_word(w, env)
+
+    if isinstance(cmd, RunCommand):
+        flags = [f"--mount={_expand_mount(m.raw, word)}" for m in cmd.mounts]
+        flags += [f"--network={cmd.network}"] if cmd.network != "default" else []
+        flags += [f"--security={cmd.security}"] if cmd.security != "sandbox" else []
+        return list(cmd.cmd_line), flags, run_variables(scope, ctx.build_args)
+    if isinstance(cmd, CopyCommand | AddCommand):
+        return _copy_args(cmd, word), _copy_flags(cmd, word), []
+    args: list[str]
+    if isinstance(cmd, ArgCommand):
+        args = []
+        for name, default in cmd.args:
+            value = declare_arg(
+                scope, name, default, build_args=ctx.build_args, globals_=ctx.globals_,
+                lexer=ctx.lexer,
+            )  # fmt: skip
+            args.append(name if value is None else f"{name}={value}")
+    elif isinstance(cmd, EnvCommand):
+        args = [f"{k}={v}" for k, v in apply_env(scope, cmd.pairs, ctx.lexer)]
+    elif isinstance(cmd, LabelCommand):
+        args = [f"{word(k)}={word(v)}" for k, v in cmd.pairs]
+    elif isinstance(cmd, WorkdirCommand):
+        args = [word(cmd.path)]
+    elif isinstance(cmd, UserCommand):
+        args = [word(cmd.user)]
+    elif isinstance(cmd, StopSignalCommand):
+        args = [word(cmd.signal)]
+    elif isinstance(cmd, VolumeCommand):
+        args = [word(v) for v in cmd.volumes]
+    elif isinstance(cmd, ExposeCommand):
+        args = [p for port in cmd.ports for p in ctx.lexer.expand_words(port, env)]
+    else:  # CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: kept as written.
+        args = list(cmd.node.args) or [_after_keyword(cmd.node.original)]
+    return args, [], []
+
+
+def _copy_args(cmd: CopyCommand | AddCommand, word: Callable[[str], str]) -> list[str]:
+    heredocs = [f"<<{h.name}" for h in cmd.heredocs]
+    return [word(s) for s in cmd.sources] + heredocs + [word(cmd.dest)]
+
+
+def _copy_flags(cmd: CopyCommand | AddCommand, word: Callable[[str], str]) -> list[str]:
+    flags: list[str] = []
+    if isinstance(cmd, CopyCommand) and cmd.from_ is not None:
+        flags.append(f"--from={cmd.from_}")
+    for name, value in (("chown", cmd.chown), ("chmod", cmd.chmod)):
+        if value is not None:
+            flags.append(f"--{name}={word(value)}")
+    if cmd.link:
+        flags.append("--link")
+    if isinstance(cmd, CopyCommand) and cmd.parents:
+        flags.append("--parents")
+    flags += [f"--exclude={word(e)}" for e in cmd.excludes]
+    if isinstance(cmd, AddCommand):
+        if cmd.checksum is not None:
+            flags.append(f"--checksum={word(cmd.checksum)}")
+        if cmd.keep_git_dir:
+            flags.append("--keep-git-dir")
+        if cmd.unpack is not None:
+            flags.append(f"--unpack={'true' if cmd.unpack else 'false'}")
+    return flags
+
+
+def _expand_mount(raw: str, word: Callable[[str], str]) -> str:
+    """Expand each value of a `--mount` CSV, check the result, and write it back as CSV."""
+    parse_mount(raw, word)  # the checks parse time deferred because of `$`
+    fields = split_csv(raw)
+    out = []
+    for item in fields:
+        key, eq, value = item.partition("=")
+        out.append(f"{key}={word(value)}" if eq else item)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(out)
+    return buffer.getvalue()
