@@ -434,38 +434,27 @@ def _instruction(
             end_line = _line(toks[-1])
         heredocs = tuple(built)
 
-    child: Instruction | None = None
-    if split.child is not None:
-        c = split.child
-        child = Instruction(
-            keyword=c.written_keyword.lower(),
-            written_keyword=c.written_keyword,
-            flags=c.flags,
-            args=c.args,
-            json=c.json,
+    def node(part: SplitLine, original: str, child: Instruction | None = None) -> Instruction:
+        return Instruction(
+            keyword=part.written_keyword.lower(),
+            written_keyword=part.written_keyword,
+            flags=part.flags,
+            args=part.args,
+            json=part.json,
             start_line=start_line,
             end_line=end_line,
-            original=split.child_rest,
-            key_values=c.key_values,
+            original=original,
+            key_values=part.key_values,
             heredocs=heredocs,
+            child=child,
             column=column,
         )
-    return Instruction(
-        keyword=split.written_keyword.lower(),
-        written_keyword=split.written_keyword,
-        flags=split.flags,
-        args=split.args,
-        json=split.json,
-        start_line=start_line,
-        end_line=end_line,
-        original=joined.text,
-        key_values=split.key_values,
-        heredocs=heredocs,
-        child=child,
-        comments=prev_comments,
-        empty_continuation_lines=joined.empty_lines,
-        column=column,
-    )
+
+    inner = node(split.child, split.child_rest) if split.child is not None else None
+    inst = node(split, joined.text, inner)
+    inst.comments = prev_comments
+    inst.empty_continuation_lines = joined.empty_lines
+    return inst
 
 
 def _line_error(exc: LineSyntaxError, path: str, lines: list[str], line: int) -> ParseError:
