@@ -152,6 +152,10 @@ def build_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the build plan; run nothing.")
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Run BuildKit's build checks on the Dockerfile, then stop."),
+    ] = False,
     plan_format: Annotated[
         str, typer.Option("--plan-format", help="Plan output with --dry-run: text or json.")
     ] = "text",
@@ -160,6 +164,10 @@ def build_command(
     try:
         if plan_format not in ("text", "json"):
             raise UsageError(f"unknown --plan-format {plan_format!r}", hint="use text or json")
+        if check:
+            name = file if file is not None else os.path.join(context, "Dockerfile")
+            data, shown = _read_dockerfile(name)
+            raise typer.Exit(_run_checks(data, shown, context))
         if not dry_run:
             raise UsageError(
                 "running builds is not available in this release of pybuild",
@@ -205,6 +213,43 @@ def build_command(
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     except PybuildError as err:
         _fail(err)
+
+
+from builder.cli.lint import lint_command  # noqa: E402  (its heavy imports are lazy)
+
+app.command("lint")(lint_command)
+
+
+def _run_checks(data: bytes, shown: str, context: str) -> int:
+    """`build --check`: BuildKit's build checks, printed as BuildKit prints them.
+
+    Exit status 1 when anything is found, as `docker build --check` does.
+    """
+    from builder.lint import LintConfig, RuleSet, Source, lint
+    from builder.lint.engine import family_rules
+
+    context_dir = Path(context) if context != "-" and Path(context).is_dir() else None
+    config = LintConfig(buildkit_checks=True, context_dir=context_dir, shellcheck=False)
+    rules = RuleSet(buildkit=family_rules("buildkit"))
+    result = lint(Source(data.decode("utf-8", "surrogateescape"), shown), config, rules=rules)
+    lines = data.decode("utf-8", "replace").splitlines()
+    out = []
+    for f in result.findings:
+        level = "ERROR" if f.severity.label == "error" else "WARN"
+        out.append(f"{level}: {f.code}")
+        out.append(f.message)
+        out.append(f"{f.path}:{f.line}")
+        if 0 < f.line <= len(lines):
+            out.append(f" {f.line:>4} | >>> {lines[f.line - 1]}")
+        out.append("")
+    count = len(result.findings)
+    if count == 0:
+        out.append("Check complete, no warnings found.")
+    else:
+        noun = "warning has" if count == 1 else "warnings have"
+        out.append(f"Check complete, {count} {noun} been found!")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 1 if count else 0
 
 
 def main() -> None:

@@ -169,3 +169,22 @@ def test_build_rejects_undefined_target_and_bad_tag(tmp_path: Path) -> None:
     assert proc.returncode == 1 and 'target stage "nope" could not be found' in proc.stderr
     proc = run("build", "--dry-run", "-t", "Bad Name", str(tmp_path))
     assert proc.returncode == 2 and "invalid reference" in proc.stderr
+
+
+def test_build_check_reports_buildkit_checks_and_stops(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM alpine AS Base\nCMD echo hi\n")
+    proc = run("build", "--check", str(tmp_path))
+    assert proc.returncode == 1
+    assert "WARN: StageNameCasing" in proc.stdout and "WARN: JSONArgsRecommended" in proc.stdout
+    assert proc.stdout.rstrip().endswith("Check complete, 2 warnings have been found!")
+    (tmp_path / "Dockerfile").write_text('FROM alpine AS base\nCMD ["echo", "hi"]\n')
+    proc = run("build", "--check", str(tmp_path))
+    assert (proc.returncode, proc.stdout) == (0, "Check complete, no warnings found.\n")
+
+
+def test_lint_is_a_subcommand(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM debian\nRUN apt-get install -y curl\n")
+    proc = run("lint", "-f", "json", str(tmp_path / "Dockerfile"))
+    codes = {item["code"] for item in json.loads(proc.stdout)}
+    assert codes == {"DL3006", "DL3008", "DL3015"}  # what hadolint 2.15 reports here
+    assert proc.returncode == 1

@@ -1,0 +1,49 @@
+"""Report formats, hadolint's: one module per format, each with `render(files, options)`.
+
+Field names, nesting and severity words are hadolint's, so tools that read
+hadolint's reports read these. The tool's own name (SARIF driver, SonarQube
+engine, JUnit suite) is pybuild's.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from builder.lint.engine import FileResult
+
+#: format name -> module in this package
+MODULES: dict[str, str] = {
+    "tty": "tty",
+    "json": "json",
+    "checkstyle": "checkstyle",
+    "codeclimate": "codeclimate",
+    "gitlab_codeclimate": "gitlab_codeclimate",
+    "gnu": "gnu",
+    "codacy": "codacy",
+    "sonarqube": "sonarqube",
+    "sarif": "sarif",
+    "junit": "junit",
+}
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    color: bool = False  #: tty: ANSI colours
+    #: the path printed instead of the real one (checkstyle, codeclimate,
+    #: gitlab_codeclimate, sonarqube, junit), as hadolint's --file-path-in-report
+    file_path_in_report: str | None = None
+    now: datetime | None = None  #: junit's timestamp; None: the current time (UTC)
+
+
+def render(files: Sequence[FileResult], fmt: str, options: FormatOptions | None = None) -> str:
+    """The report of a lint run in one format."""
+    if fmt not in MODULES:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(MODULES)}")
+    module = importlib.import_module(f"{__name__}.{MODULES[fmt]}")
+    text: str = module.render(files, options or FormatOptions())
+    return text

