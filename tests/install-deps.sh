@@ -16,7 +16,8 @@ command -v shellcheck >/dev/null || apt-get install -y -qq --no-install-recommen
 # Unpacked, not installed, so no Go toolchain comes along.
 if [ ! -d "$corpus/usr/share/gocode/src/github.com/openshift/imagebuilder" ] ||
    [ ! -d "$corpus/usr/share/gocode/src/github.com/docker/docker" ]; then
-  tmp=$(mktemp -d) && chmod 755 "$tmp"  # apt-get download runs as _apt
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || chmod 777 "$tmp"  # apt-get download writes as _apt
   (cd "$tmp" && apt-get download -qq golang-github-openshift-imagebuilder-dev golang-github-docker-docker-dev)
   mkdir -p "$corpus"
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$corpus"; done
