@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from builder.lint import LintConfig, lint
-from tests.conftest import CONFORMANCE, FIXTURES, REPO
+from tests.conftest import CONFORMANCE, CORPUS, FIXTURES, REPO
 
 Pair = tuple[str, int]
 
@@ -141,3 +141,67 @@ def test_agrees_with_hadolint(name: str) -> None:
             assert pybuild_codes == {"DL1000"}, f"pybuild should reject {name}: {why}"
         return
     assert ours == theirs, explain(name, theirs, ours)
+
+
+# ---------------------------------------------------------------------------
+# Real-world Dockerfiles: the Debian corpus (tests/install-deps.sh)
+
+
+def _real_world() -> list[Path]:
+    from tests.dockerfile.test_against_buildkit import corpus as parser_corpus
+
+    return [p for p in parser_corpus() if str(p).startswith(str(CORPUS))]
+
+
+REAL_WORLD = _real_world()
+
+
+@lru_cache(maxsize=1)
+def real_world_results() -> tuple[dict[str, set[Pair]], dict[str, set[Pair]]]:
+    names = [str(p) for p in REAL_WORLD]
+    proc = subprocess.run(
+        [shutil.which("hadolint") or "hadolint", "--no-fail", "-f", "json", *names],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    theirs: dict[str, set[Pair]] = {n: set() for n in names}
+    for item in json.loads(proc.stdout):
+        theirs[item["file"]].add((item["code"], item["line"]))
+    ours: dict[str, set[Pair]] = {n: set() for n in names}
+    for f in lint(names, LintConfig()).findings:
+        if _hadolint_codes(f.code):
+            ours[f.path].add((f.code, f.line))
+    return theirs, ours
+
+
+def _buildkit_parses(path: Path) -> bool:
+    import dockerfile as buildkit
+
+    try:
+        buildkit.parse_string(path.read_bytes().decode("utf-8", "surrogateescape"))
+    except Exception:
+        return False
+    return True
+
+
+def test_real_world_corpus_is_there() -> None:
+    assert len(REAL_WORLD) >= 90, "run tests/install-deps.sh"
+
+
+@pytest.mark.parametrize("path", REAL_WORLD, ids=lambda p: str(p).split("/src/")[-1][-60:])
+def test_real_world_agrees_with_hadolint(path: Path) -> None:
+    """Same (rule, line) pairs, except where hadolint's parser and BuildKit's
+    disagree on whether the file parses: there pybuild must side with BuildKit."""
+    theirs_all, ours_all = real_world_results()
+    theirs, ours = theirs_all[str(path)], ours_all[str(path)]
+    if ours == theirs:
+        return
+    hadolint_rejects = {code for code, _ in theirs} == {"DL1000"}
+    pybuild_rejects = {code for code, _ in ours} == {"DL1000"}
+    assert hadolint_rejects != pybuild_rejects, explain(str(path), theirs, ours)
+    assert _buildkit_parses(path) == hadolint_rejects, (
+        f"{path}: pybuild and BuildKit's parser disagree on whether this file parses"
+    )
