@@ -432,3 +432,25 @@ def exposed_ports(inst: Instruction) -> list[int]:
             if match.group(2):
                 out.append(int(match.group(2)))
     return out
+
+
+def forgotten_cleanups(
+    sequence: Sequence[Instruction], forgot: Callable[[Instruction], bool]
+) -> Iterator[Violation]:
+    """RUNs that leave something behind (`forgot(run)`) in a stage that ends up
+    in the image: the last stage, or one a later FROM builds on (DL3009, DL3060).
+    """
+    current: BaseImage | None = None
+    used_as_base: set[str] = set()  # image names of every FROM
+    forgotten: list[tuple[int, BaseImage]] = []
+    for inst in sequence:
+        if inst.keyword == "from":
+            current = base_image(inst)
+            used_as_base.add(current.name)
+        elif inst.keyword == "run" and forgot(inst):
+            if current is None:
+                current = scratch()
+            forgotten.append((inst.start_line, current))
+    for line, stage in forgotten:
+        if stage == current or (stage.alias is not None and stage.alias in used_as_base):
+            yield Violation(line)

@@ -17,7 +17,7 @@ Passes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Final
 
 from builder.dockerfile.ast import Instruction
@@ -48,26 +48,9 @@ def _forgot_clean(inst: Instruction) -> bool:
     return clean < install
 
 
-def _check(sequence: Sequence[Instruction]) -> Iterator[Violation]:
-    current: c.BaseImage | None = None
-    used_as_base: set[str] = set()
-    forgotten: list[tuple[int, c.BaseImage]] = []
-    for inst in sequence:
-        if inst.keyword == "from":
-            current = c.base_image(inst)
-            used_as_base.add(current.name)
-        elif inst.keyword == "run" and _forgot_clean(inst):
-            if current is None:
-                current = c.scratch()
-            forgotten.append((inst.start_line, current))
-    for line, stage in forgotten:
-        if stage == current or (stage.alias is not None and stage.alias in used_as_base):
-            yield Violation(line)
-
-
 def check(ctx: LintContext) -> Iterator[Violation]:
     for sequence in c.with_onbuild(ctx):
-        yield from _check(sequence)
+        yield from c.forgotten_cleanups(sequence, _forgot_clean)
 
 
 RULE: Final = Rule(CODE, Severity.INFO, MESSAGE, check, c.url(CODE))
