@@ -1,9 +1,13 @@
 """The build context: what `docker build DIR` sends to the builder.
 
-`builder.context.dockerignore` reads `.dockerignore` (and BuildKit's
-`<Dockerfile>.dockerignore`) with moby's matching rules; the context walker
-uses `IgnoreMatcher.matches` per path and `IgnoreMatcher.may_match_inside`
-to skip excluded directories.
+- `dockerignore`: `.dockerignore` (and BuildKit's `<Dockerfile>.dockerignore`)
+  with moby's matching rules.
+- `walk`: the context's entries (never following symlinks), skipping what is
+  ignored.
+- `statcache`: a persistent per-context cache of content digests, so an
+  unchanged file is never read twice.
+- `hashing`: content digests of the whole context or of what one COPY/ADD
+  selects (the cache key's context part).
 """
 
 from builder.context.dockerignore import (
@@ -12,5 +16,26 @@ from builder.context.dockerignore import (
     IgnorePattern,
     load_ignore_patterns,
 )
+from builder.context.hashing import (
+    SelectionDigest,
+    SourceNotFoundError,
+    content_digest,
+    selection_digest,
+)
+from builder.context.statcache import StatCache
+from builder.context.walk import ContextEntry, ContextError, walk_context
 
-__all__ = ["DockerignoreError", "IgnoreMatcher", "IgnorePattern", "load_ignore_patterns"]
+__all__ = [
+    "ContextEntry",
+    "ContextError",
+    "DockerignoreError",
+    "IgnoreMatcher",
+    "IgnorePattern",
+    "SelectionDigest",
+    "SourceNotFoundError",
+    "StatCache",
+    "content_digest",
+    "load_ignore_patterns",
+    "selection_digest",
+    "walk_context",
+]
