@@ -454,3 +454,33 @@ def forgotten_cleanups(
     for line, stage in forgotten:
         if stage == current or (stage.alias is not None and stage.alias in used_as_base):
             yield Violation(line)
+
+
+class InheritedStageFlag:
+    """A yes/no per stage that a stage built `FROM` another stage inherits, the
+    way hadolint tracks it (DL3042: PIP_NO_CACHE_DIR set; DL3045: WORKDIR set).
+
+    As in hadolint, the first FROM records no stage: a flag set before any
+    other FROM lives under a placeholder name.
+    """
+
+    _NO_STAGE: Final = "\0"
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self._flags: dict[str, bool] = {}
+
+    def enter(self, from_instruction: Instruction) -> None:
+        image = base_image(from_instruction)
+        name = image.alias if image.alias is not None else image.name
+        if self.current is not None:
+            self._flags[name] = self._flags.get(image.name, False)
+        self.current = name
+
+    def set(self) -> None:
+        if self.current is None:
+            self.current = self._NO_STAGE
+        self._flags[self.current] = True
+
+    def is_set(self) -> bool:
+        return self.current is not None and self._flags.get(self.current, False)

@@ -29,7 +29,6 @@ from builder.lint.rules.hadolint import _common as c
 CODE: Final = "DL3042"
 MESSAGE: Final = "Avoid use of cache directory with pip. Use `pip install --no-cache-dir <package>`"
 TRUTHY: Final = ("1", "true", "True", "TRUE", "on", "On", "ON", "yes", "Yes", "YES")
-_NO_STAGE: Final = "\0"  # the ENVs before any FROM
 
 
 def _wrapper(cmd: shell.Command, tool: str) -> bool:
@@ -53,22 +52,15 @@ def _set_in_script(text: str) -> bool:
 
 
 def _check(sequence: Sequence[Instruction]) -> Iterator[Violation]:
-    current: str | None = None
-    no_cache: dict[str, bool] = {}  # stage name -> PIP_NO_CACHE_DIR set
+    no_cache = c.InheritedStageFlag()  # PIP_NO_CACHE_DIR set in the stage
     for inst in sequence:
         if inst.keyword == "from":
-            image = c.base_image(inst)
-            name = image.alias if image.alias is not None else image.name
-            if current is not None:
-                no_cache[name] = no_cache.get(image.name, False)
-            current = name
+            no_cache.enter(inst)
         elif inst.keyword == "env":
             if any(k == "PIP_NO_CACHE_DIR" and v in TRUTHY for k, v in c.pairs(inst)):
-                if current is None:
-                    current = _NO_STAGE
-                no_cache[current] = True
+                no_cache.set()
         elif inst.keyword == "run":
-            if current is not None and no_cache.get(current, False):
+            if no_cache.is_set():
                 continue
             if _set_in_script(c.script_text(inst)) or c.has_cache_mount_with(inst, ".cache/pip"):
                 continue

@@ -28,25 +28,17 @@ from builder.lint.rules.hadolint.dl3000 import is_windows_absolute
 
 CODE: Final = "DL3045"
 MESSAGE: Final = "`COPY` to a relative destination without `WORKDIR` set."
-_NO_STAGE: Final = "\0"  # a WORKDIR before any FROM
 
 
 def check(ctx: LintContext) -> Iterator[Violation]:
-    current: str | None = None
-    workdir: dict[str, bool] = {}  # stage name -> WORKDIR set
+    workdir = c.InheritedStageFlag()  # WORKDIR set in the stage
     for inst in c.instructions(ctx):
         if inst.keyword == "from":
-            image = c.base_image(inst)
-            name = image.alias if image.alias is not None else image.name
-            if current is not None:
-                workdir[name] = workdir.get(image.name, False)
-            current = name
+            workdir.enter(inst)
         elif inst.keyword == "workdir":
-            if current is None:
-                current = _NO_STAGE
-            workdir[current] = True
+            workdir.set()
         elif inst.keyword == "copy":
-            if current is not None and workdir.get(current, False):
+            if workdir.is_set():
                 continue
             dest = c.drop_quotes(c.copy_paths(inst)[1])
             if dest.startswith(("/", "$")) or is_windows_absolute(dest):
