@@ -8,7 +8,6 @@ BuildKit's wording, which `docker build --check` prints.
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from pathlib import Path
 from textwrap import dedent
@@ -27,6 +26,7 @@ from builder.lint.rules.buildkit import (
     parse_check_directive,
 )
 from builder.lint.rules.buildkit._common import docs_url, levenshtein, suggest
+from tests.lint.findings import findings_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lint-context"
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
@@ -570,21 +570,6 @@ def test_copy_ignored_file_with_a_broken_ignore_file(context: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Snapshots of whole files
-
-
-def findings_json(ctx: LintContext, rules: list[Rule]) -> str:
-    found = [
-        {
-            "code": rule.code,
-            "line": v.line,
-            "message": v.message or rule.message,
-            "severity": rule.severity.label,
-        }
-        for rule in rules
-        for v in rule.check(ctx)
-    ]
-    found.sort(key=lambda f: (f["line"], f["code"], f["message"]))
-    return json.dumps(found, indent=2, ensure_ascii=False)
 
 
 SNAPSHOT_FIXTURES = [

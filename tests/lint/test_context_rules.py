@@ -8,7 +8,6 @@ the exact findings `(line, message)`; an empty list is a passing case.
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from builder.dockerfile.parser import parse
 from builder.lint.model import LintContext, Rule, RuleSettings, Severity, build_context
 from builder.lint.rules.context import RULES
 from builder.lint.rules.context._support import glob_context, reference_pattern
+from tests.lint.findings import findings_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lint-context"
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
@@ -501,21 +501,6 @@ def test_reference_pattern_with_backtick_escape() -> None:
 # Snapshots of the fixture contexts
 
 
-def findings_json(ctx: LintContext) -> str:
-    found = [
-        {
-            "code": rule.code,
-            "line": v.line,
-            "message": v.message or rule.message,
-            "severity": rule.severity.label,
-        }
-        for rule in RULES
-        for v in rule.check(ctx)
-    ]
-    found.sort(key=lambda f: (f["line"], f["code"], f["message"]))
-    return json.dumps(found, indent=2, ensure_ascii=False)
-
-
 @pytest.mark.parametrize(
     ("directory", "name"),
     [
@@ -531,4 +516,4 @@ def test_fixture_findings(directory: str, name: str, snapshot: SnapshotAssertion
     ctx = build_context(
         parse(path.read_text(encoding="utf-8"), str(path)), RuleSettings(context_dir=root)
     )
-    assert findings_json(ctx) == snapshot
+    assert findings_json(ctx, RULES) == snapshot

@@ -35,6 +35,7 @@ from syrupy.assertion import SnapshotAssertion
 from builder.dockerfile.parser import parse
 from builder.lint.model import Rule, RuleSettings, Severity, build_context
 from builder.lint.rules.hadolint import RULES
+from tests.lint.findings import findings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lint-rules"
 
@@ -73,18 +74,7 @@ def lint(
 ) -> list[dict[str, Any]]:
     """Findings as JSON-ready dicts, sorted by line and code."""
     ctx = build_context(parse(text, "Dockerfile"), settings)
-    found = []
-    for rule in rules if rules is not None else RULES:
-        for violation in rule.check(ctx):
-            found.append(
-                {
-                    "code": rule.code,
-                    "line": violation.line,
-                    "message": violation.message or rule.message,
-                    "severity": rule.severity.label,
-                }
-            )
-    return sorted(found, key=lambda f: (f["line"], f["code"], f["message"]))
+    return findings(ctx, rules if rules is not None else RULES)
 
 
 def pairs(findings: list[dict[str, Any]]) -> set[tuple[str, int]]:
