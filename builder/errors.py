@@ -77,3 +77,23 @@ class UsageError(PybuildError):
     """The command line is wrong (exit code 2, like docker build)."""
 
     exit_code = 2
+
+
+class ImageError(PybuildError):
+    """An image, manifest, config or archive is malformed or unusable."""
+
+
+class ImageNotFoundError(ImageError):
+    """No image by that name or ID is in the local store."""
+
+
+class StoreError(PybuildError):
+    """The local content store cannot do what was asked (disk full, permissions, locks)."""
+
+
+class LayerError(ImageError):
+    """A layer tar is hostile or broken: traversal, link escapes, truncation."""
+
+
+class RegistryError(PybuildError):
+    """A registry refused or failed a request; the message carries its code and text."""

@@ -1,0 +1,1 @@
+"""Image exchange formats: docker-archive, OCI layout and archive, rootfs import."""

@@ -1,0 +1,1 @@
+"""OCI distribution client: auth, credentials, pull, push, blob mounts."""

@@ -1,0 +1,1 @@
+"""Layer snapshots: safe layer apply, deterministic layer tars, compression."""

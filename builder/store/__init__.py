@@ -1,0 +1,1 @@
+"""The local content store: blobs, image refs, snapshots, locks, garbage collection."""
