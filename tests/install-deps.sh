@@ -8,8 +8,29 @@ corpus=${PYBUILD_TEST_CORPUS:-/var/cache/pybuild-tests/corpus}
 
 apt-get update -qq
 
-# ShellCheck: pybuild lint runs it on RUN scripts, as hadolint does.
-command -v shellcheck >/dev/null || apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+# The real components the tests use:
+#   ShellCheck       pybuild lint runs it on RUN scripts, as hadolint does
+#   runc             the OCI runtime that runs RUN steps
+#   docker-registry  the CNCF distribution server, started on 127.0.0.1 by the tests
+#   apache2-utils    htpasswd, for the registry with basic auth
+#   skopeo, umoci    third-party readers of what pybuild writes
+#   busybox-static   a few-MB base image (fixtures/base-images/busybox.sh)
+#   debootstrap      the Debian base image of the sshd example
+#   zstd             zstd-compressed layers in the tests
+packages="shellcheck runc docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd"
+missing=""
+for pkg in $packages; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  # shellcheck disable=SC2086  # a list of package names
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# Debian starts the registry's own service on port 5000; the tests start
+# private ones, so the system one is not needed.
+if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
+  systemctl stop docker-registry || true
+fi
 
 # Real-world Dockerfiles for the differential parser test: the test data
 # that Debian ships with Docker's and openshift/imagebuilder's Go sources.
