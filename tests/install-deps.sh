@@ -10,14 +10,14 @@ apt-get update -qq
 
 # The real components the tests use:
 #   ShellCheck       pybuild lint runs it on RUN scripts, as hadolint does
-#   runc             the OCI runtime that runs RUN steps
+#   runc, crun       the OCI runtimes that run RUN steps (crun with --runtime crun)
 #   docker-registry  the CNCF distribution server, started on 127.0.0.1 by the tests
 #   apache2-utils    htpasswd, for the registry with basic auth
 #   skopeo, umoci    third-party readers of what pybuild writes
 #   busybox-static   a few-MB base image (fixtures/base-images/busybox.sh)
 #   debootstrap      the Debian base image of the sshd example
 #   zstd             zstd-compressed layers in the tests
-packages="shellcheck runc docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd"
+packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd"
 missing=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
