@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from builder.plan.args import Variable
+
+if TYPE_CHECKING:
+    from builder.dockerfile.commands import Command
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class Step:
     name: str = ""  #: BuildKit-like progress name "[builder 2/4] RUN ..."; "" for metadata steps
     vertex: int | None = None  #: build-wide number of a step that does work (#N)
     variables: list[Variable] = field(default_factory=list)  #: ARG/ENV a RUN step sees
+    #: the typed command (None for FROM); the executor reads its fields (shell form, heredocs...)
+    command: Command | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -93,6 +93,8 @@ def plan_to_dict(plan: BuildPlan) -> dict[str, Any]:
     data = dataclasses.asdict(plan)
     for stage_data, stage in zip(data["stages"], plan.stages, strict=True):
         stage_data["display_name"] = stage.display_name
+        for step_data in stage_data["steps"]:
+            step_data.pop("command", None)  # the typed command is for the executor
     data["target_name"] = plan.target_stage.display_name
     data["pruned"] = [s.index for s in plan.pruned]
     return data

@@ -139,6 +139,7 @@ def _step(cmd: Command, scope: Scope, ctx: StepContext) -> Step:
         args=args,
         flags=flags,
         variables=variables,
+        command=cmd,
     )
 
 
