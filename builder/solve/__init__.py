@@ -1,0 +1,1 @@
+"""The solver: runs a build plan step by step (RUN, COPY/ADD, config steps) into images."""
