@@ -1,0 +1,182 @@
+"""Garbage collection (prune) and disk usage.
+
+Prune holds the exclusive GC lock, so no lease is active: no writer has a
+temp file open, and every blob or snapshot that no image references is
+garbage. Snapshot dirs are renamed to a temp name before they are deleted,
+so an interrupted prune never leaves a half-deleted snapshot under a real
+chain ID.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.store.blobs import iter_blobs
+from builder.store.files import fsync_dir, remove_tree, store_error, tree_size, unlink_quietly
+from builder.store.index import ImageIndex, load_index, update_index
+from builder.store.paths import TEMP_PREFIX, StoreLayout, temp_name
+
+_CHAIN_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    deleted_images: tuple[str, ...]  #: image IDs (config digests) removed
+    deleted_blobs: int
+    deleted_snapshots: int
+    deleted_temp: int  #: stale temp files and dirs
+    reclaimed_bytes: int
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    images: int  #: image records
+    dangling_images: int  #: images without a name
+    images_size: int  #: bytes of the blobs images use, each blob counted once
+    blobs: int  #: blob files on disk (used or not)
+    blobs_size: int
+    snapshots: int  #: unpacked layers
+    snapshots_size: int
+    cache_size: int  #: bytes under <root>/cache
+    temp_size: int  #: temp files and dirs (stale ones are freed by prune)
+    reclaimable: int  #: bytes `prune()` would free (dangling images, unused blobs, snapshots, temp)
+
+
+def _size(path: Path) -> int:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if path.is_dir() and not path.is_symlink():
+        return tree_size(path)
+    return st.st_size
+
+
+def _temp_entries(layout: StoreLayout) -> list[Path]:
+    found: list[Path] = []
+    if layout.tmp.is_dir():
+        found.extend(layout.tmp.iterdir())
+    if layout.snapshots.is_dir():
+        found.extend(p for p in layout.snapshots.iterdir() if p.name.startswith(TEMP_PREFIX))
+    return found
+
+
+def _referenced(index: ImageIndex) -> tuple[set[str], set[str]]:
+    """Blob digests and snapshot hex names that the images in `index` use."""
+    blobs: set[str] = set()
+    chains: set[str] = set()
+    for image in index.images.values():
+        blobs.update(image.blobs)
+        chains.update(c.split(":", 1)[1] for c in image.chain_ids)
+    return blobs, chains
+
+
+def _unused_snapshots(layout: StoreLayout, chains: set[str]) -> list[Path]:
+    if not layout.snapshots.is_dir():
+        return []
+    return [
+        p
+        for p in layout.snapshots.iterdir()
+        if not p.name.startswith(TEMP_PREFIX)
+        and not (_CHAIN_HEX.fullmatch(p.name) and p.name in chains)
+    ]
+
+
+def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
+    """Delete images (dangling, or all), then unreferenced blobs, snapshots and temp files.
+
+    Call with the exclusive GC lock held.
+    """
+    reclaimed = 0
+    deleted_temp = 0
+    with update_index(layout) as index:
+        doomed = [
+            image_id
+            for image_id, image in index.images.items()
+            if all_images or not image.record.names
+        ]
+        for image_id in doomed:
+            index.delete(image_id)
+        # inside the index lock no index writer is active; outside the GC lock no blob writer
+        for entry in _temp_entries(layout):
+            reclaimed += _size(entry)
+            remove_tree(entry)
+            deleted_temp += 1
+        blobs_used, chains_used = _referenced(index)
+
+    deleted_blobs = 0
+    for digest, path in iter_blobs(layout):
+        if digest not in blobs_used:
+            reclaimed += _size(path)
+            unlink_quietly(path)
+            deleted_blobs += 1
+
+    deleted_snapshots = 0
+    for path in _unused_snapshots(layout, chains_used):
+        reclaimed += _size(path)
+        doomed_dir = layout.snapshots / temp_name("delete")
+        try:
+            os.rename(path, doomed_dir)
+        except OSError as err:
+            raise store_error(err, f"deleting snapshot {path}") from None
+        remove_tree(doomed_dir)
+        deleted_snapshots += 1
+    for lock in layout.locks.glob("snapshot-*.lock"):  # no snapshot lock is held now
+        unlink_quietly(lock)
+
+    for directory in (layout.tmp, layout.snapshots, *layout.blobs.iterdir()):
+        if directory.is_dir():
+            fsync_dir(directory)
+    return PruneReport(
+        deleted_images=tuple(sorted(doomed)),
+        deleted_blobs=deleted_blobs,
+        deleted_snapshots=deleted_snapshots,
+        deleted_temp=deleted_temp,
+        reclaimed_bytes=reclaimed,
+    )
+
+
+def disk_usage(layout: StoreLayout) -> DiskUsage:
+    """What the store holds on disk; files changing meanwhile are tolerated."""
+    index = load_index(layout)
+    blobs_used, _ = _referenced(index)
+    named = ImageIndex({k: v for k, v in index.images.items() if v.record.names})
+    blobs_kept, chains_kept = _referenced(named)
+
+    blob_count = blobs_size = images_size = reclaimable = 0
+    for digest, path in iter_blobs(layout):
+        size = _size(path)
+        blob_count += 1
+        blobs_size += size
+        if digest in blobs_used:
+            images_size += size
+        if digest not in blobs_kept:
+            reclaimable += size
+
+    snapshot_count = snapshots_size = 0
+    if layout.snapshots.is_dir():
+        for path in layout.snapshots.iterdir():
+            if path.name.startswith(TEMP_PREFIX):
+                continue
+            size = _size(path)
+            snapshot_count += 1
+            snapshots_size += size
+            if path.name not in chains_kept:
+                reclaimable += size
+
+    temp_size = sum(_size(p) for p in _temp_entries(layout))
+    return DiskUsage(
+        images=len(index.images),
+        dangling_images=len(index.images) - len(named.images),
+        images_size=images_size,
+        blobs=blob_count,
+        blobs_size=blobs_size,
+        snapshots=snapshot_count,
+        snapshots_size=snapshots_size,
+        cache_size=_size(layout.cache) if layout.cache.is_dir() else 0,
+        temp_size=temp_size,
+        reclaimable=reclaimable + temp_size,
+    )

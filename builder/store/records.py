@@ -1,0 +1,98 @@
+"""Image records as kept in the index: the public ImageRecord and what GC needs besides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from builder.errors import ImageError
+from builder.image.digest import parse_digest
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image in the local store, as `pybuild images` lists it."""
+
+    manifest_digest: str  #: the single-platform manifest stored for this image
+    config_digest: str  #: the image ID (docker's IMAGE ID)
+    media_type: str  #: manifest media type (OCI or Docker)
+    names: tuple[str, ...]  #: full tagged names, e.g. "docker.io/library/debian:bookworm"
+    repo_digests: tuple[str, ...]  #: e.g. "docker.io/library/debian@sha256:..."
+    created: str  #: from the config ("" if none)
+    added: float  #: when it entered this store (unix time)
+    size: int  #: sum of the layers' compressed sizes + config size
+
+    @property
+    def id(self) -> str:
+        return self.config_digest
+
+    @property
+    def short_id(self) -> str:
+        return self.config_digest.split(":", 1)[1][:12]
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An ImageRecord plus what prune must keep without reading blobs."""
+
+    record: ImageRecord
+    layers: tuple[str, ...]  #: layer blob digests, base first
+    chain_ids: tuple[str, ...]  #: snapshot keys, base first
+
+    @property
+    def blobs(self) -> tuple[str, ...]:
+        r = self.record
+        return (r.manifest_digest, r.config_digest, *self.layers)
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "manifest": r.manifest_digest,
+            "config": r.config_digest,
+            "mediaType": r.media_type,
+            "names": list(r.names),
+            "repoDigests": list(r.repo_digests),
+            "created": r.created,
+            "added": r.added,
+            "size": r.size,
+            "layers": list(self.layers),
+            "chainIds": list(self.chain_ids),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> StoredImage:
+        """Parse one index entry; ImageError naming what is wrong."""
+        if not isinstance(obj, dict):
+            raise ImageError("image entry is not an object")
+
+        def text(key: str) -> str:
+            value = obj.get(key)
+            if not isinstance(value, str):
+                raise ImageError(f"image entry field {key!r} is not a string")
+            return value
+
+        def texts(key: str) -> tuple[str, ...]:
+            value = obj.get(key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ImageError(f"image entry field {key!r} is not a list of strings")
+            return tuple(value)
+
+        added = obj.get("added")
+        size = obj.get("size")
+        if not isinstance(added, int | float) or isinstance(added, bool):
+            raise ImageError("image entry field 'added' is not a number")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ImageError("image entry field 'size' is not a size")
+        record = ImageRecord(
+            manifest_digest=parse_digest(text("manifest")),
+            config_digest=parse_digest(text("config")),
+            media_type=text("mediaType"),
+            names=texts("names"),
+            repo_digests=texts("repoDigests"),
+            created=text("created"),
+            added=float(added),
+            size=size,
+        )
+        layers = tuple(parse_digest(d) for d in texts("layers"))
+        chain_ids = tuple(parse_digest(d) for d in texts("chainIds"))
+        return cls(record, layers, chain_ids)

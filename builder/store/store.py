@@ -1,0 +1,271 @@
+"""The Store facade: one object over blobs, the image index, snapshots and GC.
+
+Writers (put_blob, blob_writer, ingest_file, add_image, ensure_snapshots)
+hold the shared GC lock while they work; a caller that writes several blobs
+and then adds the image holds `lease()` across all of it, so prune cannot
+take the blobs away in between.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from builder.errors import ImageError, StoreError
+from builder.image.digest import chain_ids
+from builder.image.model import ImageConfig, Manifest
+from builder.store import blobs, gc, snapshots
+from builder.store.blobs import BlobWriter
+from builder.store.files import store_error
+from builder.store.gc import DiskUsage, PruneReport
+from builder.store.index import load_index, update_index
+from builder.store.locks import GcLock
+from builder.store.lookup import (
+    familiar,
+    lookup,
+    normalize_name,
+    normalize_repo_digest,
+    not_found,
+    repository,
+)
+from builder.store.paths import StoreLayout, default_root
+from builder.store.records import ImageRecord, StoredImage
+
+
+class Store:
+    """A local content store rooted at `root`; several processes may share one."""
+
+    def __init__(self, root: Path) -> None:
+        """Use `Store.open`, which also creates the layout."""
+        self.root = root
+        self._layout = StoreLayout(root)
+        self._gc = GcLock(self._layout.gc_lock)
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> Store:
+        """Open the store at `root` (default: `default_root()`), creating the layout if missing."""
+        root = Path(root).absolute() if root is not None else default_root()
+        for directory in StoreLayout(root).directories():
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise store_error(err, f"creating the store at {root}") from None
+        return cls(root)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    @property
+    def cache_root(self) -> Path:
+        """`<root>/cache`: where other components keep build caches (counted by disk_usage)."""
+        return self._layout.cache
+
+    # --- blobs ---------------------------------------------------------------------------
+
+    def has_blob(self, digest: str) -> bool:
+        return blobs.has_blob(self._layout, digest)
+
+    def blob_path(self, digest: str) -> Path:
+        """The path of an existing blob (StoreError if it is absent)."""
+        return blobs.blob_path(self._layout, digest)
+
+    def blob_size(self, digest: str) -> int:
+        return blobs.blob_size(self._layout, digest)
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        return blobs.open_blob(self._layout, digest)
+
+    def read_blob(self, digest: str) -> bytes:
+        """The whole blob, verified against its digest (for manifests and configs)."""
+        return blobs.read_blob(self._layout, digest)
+
+    def put_blob(self, data: bytes, expected: str | None = None) -> str:
+        with self._gc.shared():
+            return blobs.put_blob(self._layout, data, expected)
+
+    @contextmanager
+    def _leased_writer(
+        self, expected: str | None, expected_size: int | None
+    ) -> Iterator[BlobWriter]:
+        with self._gc.shared(), blobs.blob_writer(self._layout, expected, expected_size) as writer:
+            yield writer
+
+    def blob_writer(
+        self, expected: str | None = None, expected_size: int | None = None
+    ) -> AbstractContextManager[BlobWriter]:
+        """A BinaryIO sink for one blob; stored (verified, fsynced) when the block ends."""
+        return self._leased_writer(expected, expected_size)
+
+    def ingest_file(self, path: Path, expected: str | None = None) -> tuple[str, int]:
+        with self._gc.shared():
+            return blobs.ingest_file(self._layout, path, expected)
+
+    # --- images --------------------------------------------------------------------------
+
+    def add_image(
+        self, manifest_digest: str, *, names: Iterable[str] = (), repo_digest: str | None = None
+    ) -> ImageRecord:
+        """Record an image whose manifest, config and layers are already stored.
+
+        A name that points at another image moves to this one. Adding an image
+        that is already here merges the names and keeps its `added` time.
+        """
+        full_names = tuple(dict.fromkeys(normalize_name(n) for n in names))
+        repo_digests = (normalize_repo_digest(repo_digest),) if repo_digest else ()
+        with self._gc.shared():
+            image = self._stored_image(manifest_digest, full_names, repo_digests)
+            with update_index(self._layout) as index:
+                return index.put(image).record
+
+    def _stored_image(
+        self, manifest_digest: str, names: tuple[str, ...], repo_digests: tuple[str, ...]
+    ) -> StoredImage:
+        if not self.has_blob(manifest_digest):
+            raise StoreError(
+                f"cannot add image {manifest_digest}: its manifest is not in the store",
+                hint="store the manifest, config and layer blobs first",
+            )
+        manifest = Manifest.from_bytes(self.read_blob(manifest_digest))
+        for what, descriptor in [
+            ("config", manifest.config),
+            *((f"layer {i}", d) for i, d in enumerate(manifest.layers)),
+        ]:
+            if not self.has_blob(descriptor.digest):
+                raise StoreError(
+                    f"cannot add image {manifest_digest}: its {what} {descriptor.digest} "
+                    "is not in the store",
+                    hint="store the manifest, config and layer blobs first",
+                )
+            actual = self.blob_size(descriptor.digest)
+            if actual != descriptor.size:
+                raise ImageError(
+                    f"image {manifest_digest}: its {what} {descriptor.digest} is {actual} bytes, "
+                    f"but the manifest says {descriptor.size}"
+                )
+        config = ImageConfig.from_bytes(self.read_blob(manifest.config.digest))
+        if len(config.diff_ids) != len(manifest.layers):
+            raise ImageError(
+                f"image {manifest_digest}: the manifest has {len(manifest.layers)} layers "
+                f"but the config lists {len(config.diff_ids)} diff_ids"
+            )
+        record = ImageRecord(
+            manifest_digest=manifest_digest,
+            config_digest=manifest.config.digest,
+            media_type=manifest.media_type,
+            names=names,
+            repo_digests=repo_digests,
+            created=config.created,
+            added=time.time(),
+            size=manifest.config.size + sum(layer.size for layer in manifest.layers),
+        )
+        return StoredImage(
+            record,
+            layers=tuple(layer.digest for layer in manifest.layers),
+            chain_ids=tuple(chain_ids(config.diff_ids)),
+        )
+
+    def images(self) -> list[ImageRecord]:
+        """Every image, newest first."""
+        return load_index(self._layout).records()
+
+    def find(self, text: str) -> ImageRecord | None:
+        """The image named by name[:tag], name@digest, ID or unambiguous ID prefix; else None."""
+        match = lookup(load_index(self._layout), text)
+        return match.image.record if match else None
+
+    def resolve(self, text: str) -> ImageRecord:
+        """Like find, but ImageNotFoundError when nothing matches."""
+        record = self.find(text)
+        if record is None:
+            raise not_found(text)
+        return record
+
+    def manifest(self, record: ImageRecord) -> Manifest:
+        return Manifest.from_bytes(self.read_blob(record.manifest_digest), record.media_type)
+
+    def config_bytes(self, record: ImageRecord) -> bytes:
+        return self.read_blob(record.config_digest)
+
+    def config(self, record: ImageRecord) -> ImageConfig:
+        return ImageConfig.from_bytes(self.config_bytes(record))
+
+    def tag(self, source: str, target: str) -> ImageRecord:
+        """Point the name `target` at the image `source` names (moving it, like docker tag)."""
+        name = normalize_name(target)
+        with update_index(self._layout) as index:
+            match = lookup(index, source)
+            if match is None:
+                raise not_found(source)
+            return index.add_name(match.image.record.id, name).record
+
+    def remove(self, text: str, *, force: bool = False) -> list[str]:
+        """docker rmi: untag a name; delete the image record when no name is left.
+
+        By ID, an image named in several repositories needs `force`. Returns
+        docker's lines ("Untagged: debian:bookworm", "Deleted: sha256:...").
+        Blobs and snapshots are freed by prune.
+        """
+        lines: list[str] = []
+        with update_index(self._layout) as index:
+            match = lookup(index, text)
+            if match is None:
+                raise not_found(text)
+            image_id = match.image.record.id
+            if match.kind == "name":
+                record = index.drop_name(image_id, match.key).record
+                lines.append(f"Untagged: {familiar(match.key)}")
+                if record.names:
+                    return lines
+            elif match.kind == "repo_digest":
+                record = index.drop_repo_digest(image_id, match.key).record
+                lines.append(f"Untagged: {familiar(match.key)}")
+                if record.names or record.repo_digests:
+                    return lines
+            else:
+                record = match.image.record
+                repos = {repository(n) for n in record.names}
+                if len(repos) > 1 and not force:
+                    raise ImageError(
+                        f"conflict: unable to delete {record.short_id} (must be forced) - "
+                        "image is referenced in multiple repositories",
+                        hint="remove it by name, or force the removal",
+                    )
+            lines.extend(f"Untagged: {familiar(n)}" for n in record.names + record.repo_digests)
+            index.delete(image_id)
+            lines.append(f"Deleted: {image_id}")
+        return lines
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    def snapshot_path(self, chain_id: str) -> Path:
+        """`<root>/snapshots/<hex>/fs` (it may not exist)."""
+        return snapshots.snapshot_fs(self._layout, chain_id)
+
+    def ensure_snapshots(self, record: ImageRecord) -> list[Path]:
+        """Unpack the image's missing layers; return its overlay lower dirs, base first.
+
+        Hold `lease()` while the returned dirs are in use, or prune may delete them
+        once the image is removed.
+        """
+        with self._gc.shared():
+            manifest = self.manifest(record)
+            config = self.config(record)
+            return snapshots.ensure_snapshots(self._layout, manifest.layers, config.diff_ids)
+
+    # --- sharing and maintenance ---------------------------------------------------------
+
+    def lease(self) -> AbstractContextManager[None]:
+        """Hold off prune while blobs not yet referenced by an image are written and used."""
+        return self._gc.shared()
+
+    def prune(self, *, all_images: bool = False) -> PruneReport:
+        """Remove dangling images (all images with `all_images`), then unused blobs,
+        snapshots and stale temp files. Waits for every lease to end."""
+        with self._gc.exclusive():
+            return gc.prune(self._layout, all_images=all_images)
+
+    def disk_usage(self) -> DiskUsage:
+        return gc.disk_usage(self._layout)
