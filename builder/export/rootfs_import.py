@@ -1,0 +1,102 @@
+"""`pybuild import`: a root filesystem tarball becomes a one-layer image.
+
+Like `docker import`: the tar (plain, gzip, zstd, bzip2 or xz) is read once,
+every member is checked against the hostile-input rules (a bad one raises
+LayerError and nothing is stored), and it is stored as one gzip layer. The
+config is for the host platform, `created` now (UTC), with one history
+entry `{"created_by": "pybuild import", "comment": "Imported from FILE"}`.
+Media types are OCI's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from builder.errors import ImageError, UsageError
+from builder.image import mediatypes
+from builder.image.model import Descriptor, History, ImageConfig, Manifest
+from builder.image.reference import ReferenceError, parse_tag
+from builder.plan.platform import host_platform
+
+if TYPE_CHECKING:
+    from builder.store import ImageRecord, Store
+
+CREATED_BY = "pybuild import"
+
+
+def rfc3339_now() -> str:
+    """The current UTC time as RFC 3339 with a `Z` (`2024-05-01T12:00:00.123456Z`)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@contextlib.contextmanager
+def _opened(source: Path | BinaryIO) -> Iterator[BinaryIO]:
+    if not isinstance(source, Path):
+        yield source
+        return
+    try:
+        stream = source.open("rb")
+    except OSError as err:
+        raise ImageError(f"cannot open {source}: {err.strerror}") from None
+    with stream:
+        yield stream
+
+
+def import_config(diff_id: str, *, created: str, comment: str) -> ImageConfig:
+    """The image config of an imported root filesystem."""
+    platform = host_platform()
+    return ImageConfig(
+        architecture=platform.architecture,
+        os=platform.os,
+        variant=platform.variant,
+        diff_ids=[diff_id],
+        history=[History(created=created, created_by=CREATED_BY, comment=comment)],
+        created=created,
+    )
+
+
+def import_rootfs(
+    store: Store,
+    source: Path | BinaryIO,
+    name: str | None = None,
+    *,
+    message: str | None = None,
+    source_label: str | None = None,
+    created: str | None = None,
+) -> ImageRecord:
+    """Import a rootfs tar (a path, or a stream such as stdin) as a new image.
+
+    `name` (e.g. `busybox:1`) is normalized and tagged. The history comment is
+    `message`, else `Imported from <source_label>` (default: the path, or `-`
+    for a stream). `created` (RFC 3339) defaults to now.
+    """
+    from builder.snapshot.layer import recompress_tar
+
+    full_name = None
+    if name is not None:
+        try:
+            full_name = str(parse_tag(name))
+        except ReferenceError as err:
+            raise UsageError(str(err)) from None
+    label = source_label or (str(source) if isinstance(source, Path) else "-")
+    created = created or rfc3339_now()
+    with store.lease():
+        with _opened(source) as stream, store.blob_writer() as writer:
+            layer = recompress_tar(stream, writer, compression="gzip")
+        config = import_config(
+            layer.diff_id, created=created, comment=message or f"Imported from {label}"
+        )
+        config_bytes = config.to_bytes()
+        manifest = Manifest(
+            config=Descriptor(
+                mediatypes.OCI_CONFIG, store.put_blob(config_bytes), len(config_bytes)
+            ),
+            layers=(Descriptor(mediatypes.OCI_LAYER_GZIP, writer.digest, writer.size),),
+            media_type=mediatypes.OCI_MANIFEST,
+        )
+        manifest_digest = store.put_blob(manifest.to_bytes())
+        return store.add_image(manifest_digest, names=[full_name] if full_name else [])
