@@ -252,6 +252,32 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
     return 1 if count else 0
 
 
+def _register_image_commands() -> None:
+    """The image and registry commands live in their own modules."""
+    from builder.cli import images, transfer
+
+    for name, command in (
+        ("images", images.images_command),
+        ("inspect", images.inspect_command),
+        ("history", images.history_command),
+        ("tag", images.tag_command),
+        ("rmi", images.rmi_command),
+        ("prune", images.prune_command),
+        ("du", transfer.du_command),
+        ("pull", transfer.pull_command),
+        ("push", transfer.push_command),
+        ("import", transfer.import_command),
+        ("save", transfer.save_command),
+        ("load", transfer.load_command),
+        ("login", transfer.login_command),
+        ("logout", transfer.logout_command),
+    ):
+        app.command(name)(command)
+
+
+_register_image_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -1,0 +1,343 @@
+"""Commands that move images in and out: pull, push, import, save, load, login, logout, du.
+
+Output follows docker's (`docker pull/push/import/save/load/login/logout`,
+`docker system df`), so habits and scripts carry over. Libraries are
+imported inside the commands to keep `pybuild --help` fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import typer
+
+from builder.cli.images import _fail, _table, open_store
+from builder.errors import PybuildError, UsageError
+
+if TYPE_CHECKING:
+    from builder.export.selection import ImageSelection
+    from builder.plan.platform import Platform
+    from builder.store import Store
+
+_INSECURE_HELP = "Allow plain HTTP and unverified TLS for this registry (localhost always may)."
+
+
+def _platform(text: str | None) -> Platform | None:
+    if text is None:
+        return None
+    from builder.plan.platform import parse_platform
+
+    try:
+        return parse_platform(text)
+    except ValueError as err:
+        raise UsageError(f"--platform: {err}") from None
+
+
+def pull_command(
+    reference: Annotated[str, typer.Argument(metavar="NAME[:TAG|@DIGEST]")],
+    platform: Annotated[
+        str | None, typer.Option("--platform", metavar="PLATFORM", help="e.g. linux/arm64.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the name.")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure-registry", help=_INSECURE_HELP)] = False,
+) -> None:
+    """Download an image from a registry (like `docker pull`)."""
+    from builder.cli.transfer_progress import TransferProgress
+    from builder.image.reference import ReferenceError, parse_reference
+    from builder.registry.pull import pull
+
+    try:
+        try:
+            ref = parse_reference(reference)
+        except ReferenceError as err:
+            raise UsageError(str(err)) from None
+        store = open_store()
+        before = store.find(str(ref))
+        out = sys.stdout
+        progress = TransferProgress("pull", quiet=quiet, stream=out)
+        if not quiet:
+            out.write(f"{ref.tag or ref.digest}: Pulling from {ref.path}\n")
+            out.flush()
+        with progress:
+            record = pull(store, ref, platform=_platform(platform), progress=progress,
+                          insecure=insecure)  # fmt: skip
+        if not quiet:
+            digest = next(
+                (d.rpartition("@")[2] for d in record.repo_digests if d.startswith(ref.name + "@")),
+                record.manifest_digest,
+            )
+            progress.say(f"Digest: {digest}")
+            fresh = before is None or before.manifest_digest != record.manifest_digest
+            status = "Downloaded newer image for" if fresh else "Image is up to date for"
+            progress.say(f"Status: {status} {ref.familiar}")
+        out.write(f"{ref}\n")
+    except PybuildError as err:
+        _fail(err)
+
+
+def push_command(
+    image: Annotated[str, typer.Argument(metavar="NAME[:TAG]", help="A stored image.")],
+    destination: Annotated[
+        str | None,
+        typer.Argument(metavar="[DESTINATION]", help="Where to push (default: the image's name)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress progress.")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure-registry", help=_INSECURE_HELP)] = False,
+) -> None:
+    """Upload an image to a registry (like `docker push`)."""
+    from builder.cli.transfer_progress import TransferProgress
+    from builder.image.reference import ReferenceError, parse_reference
+    from builder.registry.push import push
+
+    try:
+        try:
+            ref = parse_reference(destination or image)
+        except ReferenceError as err:
+            raise UsageError(str(err)) from None
+        store = open_store()
+        record = store.resolve(image)
+        progress = TransferProgress("push", quiet=quiet, stream=sys.stdout)
+        if not quiet:
+            progress.say(f"The push refers to repository [{ref.name}]")
+        with progress:
+            digest = push(store, image, destination, progress=progress, insecure=insecure)
+        if not quiet:
+            size = store.blob_size(record.manifest_digest)
+            progress.say(f"{ref.tag}: digest: {digest} size: {size}")
+    except PybuildError as err:
+        _fail(err)
+
+
+def import_command(
+    source: Annotated[str, typer.Argument(metavar="FILE|-", help="A root filesystem tarball.")],
+    name: Annotated[str | None, typer.Argument(metavar="[REPOSITORY[:TAG]]")] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Commit message for the history.")
+    ] = None,
+) -> None:
+    """Make a one-layer image from a root filesystem tarball (like `docker import`)."""
+    from builder.export.rootfs_import import import_rootfs
+
+    try:
+        store = open_store()
+        src: Path | BinaryIO = sys.stdin.buffer if source == "-" else Path(source)
+        if isinstance(src, Path) and not src.is_file():
+            raise UsageError(f"cannot import {source!r}: no such file")
+        record = import_rootfs(store, src, name, message=message)
+        sys.stdout.write(record.id + "\n")
+    except PybuildError as err:
+        _fail(err)
+
+
+def save_command(
+    images: Annotated[list[str], typer.Argument(metavar="IMAGE...")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE.")
+    ] = None,
+    archive_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="docker|oci|oci-dir",
+            help="docker: for `docker load` (default); oci: an OCI archive; oci-dir: a layout dir.",
+        ),
+    ] = "docker",
+) -> None:
+    """Save images to a tar archive (like `docker save`)."""
+    from builder.export.oci_layout import save_oci
+    from builder.export.selection import select_images
+
+    try:
+        if archive_format not in ("docker", "oci", "oci-dir"):
+            raise UsageError(f"--format {archive_format!r}: expected docker, oci or oci-dir")
+        if archive_format == "oci-dir" and output is None:
+            raise UsageError("--format oci-dir needs -o DIRECTORY")
+        if output is None and sys.stdout.isatty():
+            raise UsageError(
+                "cowardly refusing to save to a terminal",
+                hint="use the -o flag or redirect standard output",
+            )
+        store = open_store()
+        selections = select_images(store, images)
+        if archive_format == "oci-dir":
+            assert output is not None
+            save_oci(store, selections, Path(output), tar=False)
+            return
+        if output is None or output == "-":
+            _save_stream(store, selections, archive_format, sys.stdout.buffer)
+            return
+        target = Path(output)
+        temp = target.with_name(f".{target.name}.pybuild-tmp")
+        try:
+            with temp.open("wb") as stream:
+                _save_stream(store, selections, archive_format, stream)
+            temp.replace(target)
+        except OSError as err:
+            raise UsageError(f"cannot write {output}: {err.strerror}") from None
+        finally:
+            temp.unlink(missing_ok=True)
+    except PybuildError as err:
+        _fail(err)
+
+
+def _save_stream(
+    store: Store, selections: list[ImageSelection], archive_format: str, stream: BinaryIO
+) -> None:
+    from builder.export.docker_archive import save_docker_archive
+    from builder.export.oci_layout import save_oci
+
+    if archive_format == "docker":
+        save_docker_archive(store, selections, stream)
+    else:
+        save_oci(store, selections, stream, tar=True)
+
+
+def load_command(
+    source: Annotated[
+        str | None,
+        typer.Option("--input", "-i", metavar="FILE", help="Read from FILE or a layout directory."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress the load output.")] = False,
+) -> None:
+    """Load images from a docker-archive, an OCI archive or an OCI layout (like `docker load`)."""
+    from builder.export.load import load_archive
+
+    try:
+        if source is None and sys.stdin.isatty():
+            raise UsageError(
+                "requested load from stdin, but stdin is empty",
+                hint="give the archive with -i FILE or redirect standard input",
+            )
+        store = open_store()
+        src: Path | BinaryIO
+        if source is None or source == "-":
+            src = sys.stdin.buffer
+        else:
+            src = Path(source)
+            if not src.exists():
+                raise UsageError(f"cannot load {source!r}: no such file or directory")
+
+        def warn(message: str) -> None:
+            sys.stderr.write(f"warning: {message}\n")
+
+        records = load_archive(store, src, warn=warn)
+        if not quiet:
+            from builder.image.views import familiar_name
+
+            for record in records:
+                if record.names:
+                    for name in record.names:
+                        sys.stdout.write(f"Loaded image: {familiar_name(name)}\n")
+                else:
+                    sys.stdout.write(f"Loaded image ID: {record.id}\n")
+    except PybuildError as err:
+        _fail(err)
+
+
+def _server(text: str | None) -> str:
+    """`docker.io` for none; a registry host from `https://host/` or `host`."""
+    if not text:
+        return "docker.io"
+    host = text.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+def login_command(
+    server: Annotated[str | None, typer.Argument(metavar="[SERVER]")] = None,
+    username: Annotated[str | None, typer.Option("--username", "-u")] = None,
+    password: Annotated[str | None, typer.Option("--password", "-p")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Take the password from stdin.")
+    ] = False,
+    insecure: Annotated[bool, typer.Option("--insecure-registry", help=_INSECURE_HELP)] = False,
+) -> None:
+    """Log in to a registry; credentials go to ~/.docker/config.json (like `docker login`)."""
+    from builder.registry.client import RegistryClient
+    from builder.registry.credentials import Credentials, store_credentials
+
+    try:
+        registry = _server(server)
+        if password and password_stdin:
+            raise UsageError("--password and --password-stdin are mutually exclusive")
+        if password_stdin:
+            if not username:
+                raise UsageError("must provide --username with --password-stdin")
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif password:
+            sys.stderr.write(
+                "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n"
+            )
+        if not username:
+            if not sys.stdin.isatty():
+                raise UsageError("cannot ask for a username: stdin is not a terminal",
+                                 hint="give --username and --password-stdin")  # fmt: skip
+            username = input("Username: ").strip()
+        if not password:
+            import getpass
+
+            password = getpass.getpass("Password: ")
+        if not username or not password:
+            raise UsageError("username and password are required")
+        credentials = Credentials(username, password)
+        with RegistryClient(registry, insecure=insecure, credentials=credentials) as client:
+            client.login()
+        where = store_credentials(registry, username, password)
+        if not where.startswith("docker-credential-"):
+            sys.stderr.write(f"WARNING! Your password will be stored unencrypted in {where}.\n")
+        sys.stdout.write("Login Succeeded\n")
+    except PybuildError as err:
+        _fail(err)
+
+
+def logout_command(
+    server: Annotated[str | None, typer.Argument(metavar="[SERVER]")] = None,
+) -> None:
+    """Remove a registry's credentials from ~/.docker/config.json (like `docker logout`)."""
+    from builder.registry.credentials import erase_credentials
+
+    try:
+        registry = _server(server)
+        if erase_credentials(registry):
+            sys.stdout.write(f"Removing login credentials for {registry}\n")
+        else:
+            sys.stdout.write(f"Not logged in to {registry}\n")
+    except PybuildError as err:
+        _fail(err)
+
+
+def du_command(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every image.")] = False,
+) -> None:
+    """Show the store's disk usage (like `docker system df`)."""
+    from builder.image.views import human_size
+
+    try:
+        store = open_store()
+        usage = store.disk_usage()
+    except PybuildError as err:
+        _fail(err)
+        return
+    active = usage.images - usage.dangling_images
+
+    def pct(part: int, whole: int) -> str:
+        return f"{human_size(part)} ({part * 100 // whole}%)" if whole else human_size(part)
+
+    rows = [
+        ["Images", str(usage.images), str(active), human_size(usage.images_size),
+         pct(usage.reclaimable, usage.blobs_size + usage.snapshots_size + usage.temp_size)],
+        ["Layer snapshots", str(usage.snapshots), str(usage.snapshots),
+         human_size(usage.snapshots_size), "0B"],
+        ["Build cache", "-", "-", human_size(usage.cache_size), human_size(usage.cache_size)],
+    ]  # fmt: skip
+    sys.stdout.write(_table(rows, ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]))
+    if verbose:
+        from builder.image.views import ago, split_name
+
+        sys.stdout.write("\nImages space usage:\n\n")
+        table = []
+        for record in store.images():
+            repo, tag = split_name(record.names[0]) if record.names else ("<none>", "<none>")
+            table.append([repo, tag, record.short_id, ago(record.created), human_size(record.size)])
+        sys.stdout.write(_table(table, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]))
