@@ -8,7 +8,8 @@ skopeo, then times, each on a fresh registry (so no run reuses another's
 blobs):
 
 - push: pybuild `push` from its store / `skopeo copy oci:LAYOUT docker://...`;
-- pull: pybuild `pull` into an empty store / `skopeo copy docker://... oci:DIR`.
+- pull: pybuild `pull` into an empty store / `skopeo copy docker://... oci:DIR`;
+- save: pybuild `save` to a docker-archive / `skopeo copy oci:LAYOUT docker-archive:FILE`.
 
 Prints the best of `--repeat` runs per tool and the ratio pybuild/skopeo
 (below 1: pybuild is faster).
@@ -28,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from builder.export.docker_archive import save_docker_archive
+from builder.export.selection import select_images
 from builder.registry.client import RegistryClient
 from builder.registry.pull import pull
 from builder.registry.push import push
@@ -135,11 +138,28 @@ def main() -> None:
             pull_pybuild = best_of(args.repeat, pybuild_pull)
             pull_skopeo = best_of(args.repeat, skopeo_pull)
 
+        selections = select_images(store, [record.id])
+
+        def pybuild_save(n: int) -> None:
+            target = tmp / f"save-{n}.tar"
+            with target.open("wb") as out:
+                save_docker_archive(store, selections, out)
+            target.unlink()
+
+        def skopeo_save(n: int) -> None:
+            target = tmp / f"skopeo-save-{n}.tar"
+            skopeo("copy", f"oci:{layout}:{TAG}", f"docker-archive:{target}:{REPO}:{TAG}")
+            target.unlink()
+
+        save_pybuild = best_of(args.repeat, pybuild_save)
+        save_skopeo = best_of(args.repeat, skopeo_save)
+
     mb = record.size / 1e6
     print(f"{'':6} {'pybuild':>10} {'skopeo':>10} {'ratio':>7}   (best of {args.repeat})")
     for name, ours, theirs in (
         ("push", push_pybuild, push_skopeo),
         ("pull", pull_pybuild, pull_skopeo),
+        ("save", save_pybuild, save_skopeo),
     ):
         print(
             f"{name:6} {ours:9.2f}s {theirs:9.2f}s {ours / theirs:7.2f}   "

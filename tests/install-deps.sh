@@ -17,7 +17,8 @@ apt-get update -qq
 #   busybox-static   a few-MB base image (fixtures/base-images/busybox.sh)
 #   debootstrap      the Debian base image of the sshd example
 #   zstd             zstd-compressed layers in the tests
-packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd"
+#   git              ADD of git sources (the tests serve a repository with git daemon)
+packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git"
 missing=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
