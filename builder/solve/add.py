@@ -1,0 +1,216 @@
+"""ADD: COPY from the build context, plus archives, URLs and git repositories.
+
+Each source of an ADD is one of (BuildKit's `dispatchCopy` with isAddCommand):
+
+- a git repository (`add_git`): its files (and `.git` with
+  `--keep-git-dir`) go into the destination directory;
+- an `http(s)://` URL (`add_url`): one file, mode 0600, copied like a local
+  file; not unpacked unless `--unpack=true`;
+- a local path of the build context, as COPY (wildcards, .dockerignore,
+  `--exclude`); a local tar archive is unpacked into the destination
+  directory (`add_archive`) unless `--unpack=false`.
+
+Everything remote is fetched, and every local source resolved, before the
+first byte is written, so a failed download or a checksum mismatch leaves
+the destination untouched. `--checksum` needs exactly one source, a URL or
+a git repository.
+"""
+
+from __future__ import annotations
+
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.errors import BuildError
+from builder.solve.add_archive import is_archive, unpack_archive
+from builder.solve.add_git import GitRef, fetch_git, parse_git_ref
+from builder.solve.add_url import download, is_http_source
+from builder.solve.copy import LocalItem, compile_excludes, plan_sources
+from builder.solve.copy_dest import dest_path
+from builder.solve.copy_place import CopyReport, InlineFile, Transfer, os_errors
+from builder.solve.copy_source import Ignore, SourceMatch, SourceTree
+
+__all__ = ["add_into"]
+
+
+@dataclass
+class _Remote:
+    """A fetched URL or git checkout, waiting to be copied."""
+
+    root: Path
+    match: SourceMatch
+    git: bool
+
+
+def add_into(
+    dest_root: Path,
+    *,
+    sources: Sequence[str],
+    dest: str,
+    workdir: str = "/",
+    src_root: Path | None = None,
+    ignore: Ignore | None = None,
+    heredocs: Sequence[InlineFile] = (),
+    chown: str | tuple[int, int] | None = None,
+    chmod: str | None = None,
+    excludes: Sequence[str] = (),
+    checksum: str | None = None,
+    keep_git_dir: bool | None = None,
+    unpack: bool | None = None,
+    allow_empty_wildcard: bool = True,
+    timestamp_ns: int | None = None,
+    user_root: Path | None = None,
+    work_dir: Path | None = None,
+    http_timeout: float = 300.0,
+    git_timeout: float = 600.0,
+) -> CopyReport:
+    """Carry out `ADD [flags] <sources...> <dest>`; return the paths written.
+
+    Arguments as for `copy_into` (local sources always come from the build
+    context), plus `checksum` (`--checksum`), `keep_git_dir`
+    (`--keep-git-dir`, None when not given) and `unpack` (`--unpack`, None
+    when not given: local archives are unpacked, downloads are not).
+    Scratch files (downloads, clones) go below `work_dir` (default: the
+    system temporary directory) and are removed afterwards.
+    """
+    _check_checksum(sources, checksum)
+    kinds = [_kind(source) for source in sources]
+    with (
+        os_errors("ADD"),
+        Transfer(
+            dest_root,
+            keyword="ADD",
+            dest=dest_path(workdir, dest),
+            chown=chown,
+            chmod=chmod,
+            reset_owner=True,
+            copy_xattrs=False,
+            timestamp_ns=timestamp_ns,
+            user_root=user_root,
+        ) as transfer,
+        tempfile.TemporaryDirectory(prefix="pybuild-add-", dir=work_dir) as scratch,
+    ):
+        tree = None
+        if any(kind is None for kind in kinds):
+            if src_root is None:
+                raise BuildError("ADD has local sources but no build context to take them from")
+            tree = SourceTree(src_root, ignore, what="the build context")
+        try:
+            steps = _prepare(
+                sources, kinds, tree, Path(scratch), excludes, allow_empty_wildcard,
+                checksum, keep_git_dir, http_timeout, git_timeout,
+            )  # fmt: skip
+            transfer.check_destination(len(steps) + len(heredocs))
+            for step in steps:
+                if isinstance(step, LocalItem):
+                    assert tree is not None
+                    _place_local(transfer, tree, step, unpack is not False)
+                else:
+                    _place_remote(transfer, step, unpack is True)
+        finally:
+            if tree is not None:
+                tree.close()
+        if heredocs:
+            transfer.place_inline(heredocs, work_dir)
+        return transfer.report()
+
+
+def _kind(source: str) -> GitRef | str | None:
+    """The git ref, "http" for a download, None for a local path."""
+    ref = parse_git_ref(source)
+    if ref is not None:
+        return ref
+    return "http" if is_http_source(source) else None
+
+
+def _check_checksum(sources: Sequence[str], checksum: str | None) -> None:
+    if not checksum:
+        return
+    if len(sources) != 1:
+        raise BuildError("checksum can't be specified for multiple sources")
+    if parse_git_ref(sources[0]) is None and not is_http_source(sources[0]):
+        raise BuildError("checksum requires HTTP(S) or Git sources")
+
+
+def _prepare(
+    sources: Sequence[str],
+    kinds: Sequence[GitRef | str | None],
+    tree: SourceTree | None,
+    scratch: Path,
+    excludes: Sequence[str],
+    allow_empty_wildcard: bool,
+    checksum: str | None,
+    keep_git_dir: bool | None,
+    http_timeout: float,
+    git_timeout: float,
+) -> list[LocalItem | _Remote]:
+    """Resolve local sources and fetch remote ones, in source order; nothing is written."""
+    exclude_matcher = compile_excludes(excludes)
+    steps: list[LocalItem | _Remote] = []
+    for index, (source, kind) in enumerate(zip(sources, kinds, strict=True)):
+        if kind is None:
+            assert tree is not None
+            steps.extend(
+                plan_sources(
+                    tree,
+                    [source],
+                    parents=False,
+                    excludes=exclude_matcher,
+                    allow_empty_wildcard=allow_empty_wildcard,
+                    keyword="ADD",
+                )
+            )
+            continue
+        directory = scratch / f"remote-{index}"
+        directory.mkdir()
+        if isinstance(kind, GitRef):
+            if None not in (keep_git_dir, kind.keep_git_dir) and keep_git_dir != kind.keep_git_dir:
+                raise BuildError("inconsistent keep-git-dir configuration")
+            if checksum and kind.checksum and checksum != kind.checksum:
+                raise BuildError(f"checksum mismatch {checksum!r} != {kind.checksum!r}")
+            root = fetch_git(
+                kind,
+                directory,
+                keep_git_dir=bool(keep_git_dir),
+                checksum=checksum,
+                timeout=git_timeout,
+            )
+            steps.append(_Remote(root, _git_match(root, kind, source), git=True))
+        else:
+            got = download(source, directory, checksum=checksum, timeout=http_timeout)
+            match = SourceMatch(got.name, got.name, False, source)
+            steps.append(_Remote(got.root, match, git=False))
+    return steps
+
+
+def _git_match(root: Path, ref: GitRef, source: str) -> SourceMatch:
+    if not ref.subdir:
+        return SourceMatch("", ref.short_name, True, source)
+    with SourceTree(root, what=f"the repository {ref.remote}") as tree:
+        resolved = tree.resolve(ref.subdir)
+        st = None if resolved is None else tree.lstat(resolved)
+    if resolved is None or st is None:
+        raise BuildError(f"ADD failed: {ref.subdir!r} does not exist in {source}")
+    name = ref.subdir.rstrip("/").rpartition("/")[2]
+    return SourceMatch(resolved, name, stat.S_ISDIR(st.st_mode), source)
+
+
+def _place_local(transfer: Transfer, tree: SourceTree, item: LocalItem, unpack: bool) -> None:
+    if unpack and is_archive(tree, item.match):
+        unpack_archive(transfer, tree, item.match)
+    else:
+        transfer.place(tree, item.match, entry_filter=item.entry_filter)
+
+
+def _place_remote(transfer: Transfer, remote: _Remote, unpack: bool) -> None:
+    what = "the repository" if remote.git else "the download"
+    with SourceTree(remote.root, what=what) as tree:
+        if remote.git:
+            transfer.place(tree, remote.match, contents_only=False)
+        elif unpack and is_archive(tree, remote.match):
+            unpack_archive(transfer, tree, remote.match)
+        else:
+            transfer.place(tree, remote.match)

@@ -1,0 +1,244 @@
+"""COPY: the file side. Copies sources from a source root into a destination root.
+
+The executor calls `copy_into` with the stage's merged view (or an empty
+directory for `--link`) as `dest_root`, and the build context or another
+stage's root as `src_root`. Sources are resolved inside `src_root` only
+(`copy_source`), written inside `dest_root` only (`copy_dest`), by Docker's
+destination rules (`copy_place`) and metadata rules (`copy_tree`).
+
+BuildKit behaviours kept here (frontend `dispatchCopy`, fsutil `copy`):
+
+- a wildcard that matches nothing copies nothing (not an error, unlike
+  Docker's classic builder) unless `allow_empty_wildcard=False`; the
+  directory before the first wildcard must exist;
+- `--exclude` patterns (.dockerignore syntax, `!` exceptions) are matched
+  against paths below each source: below a directory source, below the
+  base of a wildcard source (`--exclude=*.txt hom*` skips `home.txt`);
+- `--parents` keeps each source's path below the context root, or below
+  the `/./` pivot (`COPY --parents a/./b/c.txt /d/` writes `/d/b/c.txt`);
+  wildcards and `**` work as in .dockerignore; a path without wildcards
+  must exist;
+- heredoc sources are files named after their delimiter, mode 0644,
+  written after the other sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from builder.context.dockerignore import DockerignoreError, IgnoreMatcher, contains_wildcards
+from builder.errors import BuildError
+from builder.solve.add_git import parse_git_ref
+from builder.solve.add_url import is_http_source
+from builder.solve.copy_dest import dest_path
+from builder.solve.copy_place import CopyReport, InlineFile, Transfer, os_errors
+from builder.solve.copy_source import Ignore, SourceMatch, SourceTree, clean_source
+from builder.solve.copy_tree import Decision, EntryFilter, take_everything
+
+__all__ = [
+    "CopyReport",
+    "InlineFile",
+    "LocalItem",
+    "chomp_heredoc",
+    "compile_excludes",
+    "copy_into",
+    "plan_sources",
+]
+
+
+def copy_into(
+    dest_root: Path,
+    *,
+    sources: Sequence[str],
+    dest: str,
+    workdir: str = "/",
+    src_root: Path | None = None,
+    ignore: Ignore | None = None,
+    heredocs: Sequence[InlineFile] = (),
+    chown: str | tuple[int, int] | None = None,
+    chmod: str | None = None,
+    parents: bool = False,
+    excludes: Sequence[str] = (),
+    source_is_context: bool = True,
+    allow_empty_wildcard: bool = True,
+    timestamp_ns: int | None = None,
+    user_root: Path | None = None,
+    work_dir: Path | None = None,
+) -> CopyReport:
+    """Carry out `COPY [flags] <sources...> <dest>`; return the paths written.
+
+    - `sources`: as written in the Dockerfile, variables already expanded;
+      `heredocs`: the inline sources (bodies already chomped/expanded);
+    - `ignore`: the build context's .dockerignore matcher (or any predicate
+      on context relpaths); what it excludes is invisible;
+    - `chown`: `"user:group"` (names looked up in `user_root`, default
+      `dest_root`; for `--link` pass the stage's root) or `(uid, gid)`;
+    - `source_is_context`: the build context (owners become 0:0, xattrs are
+      not copied) or another stage's root (owners and xattrs kept);
+    - `timestamp_ns`: a fixed time for everything written (SOURCE_DATE_EPOCH).
+
+    Raises BuildError for a missing source, a bad flag value, or a
+    destination that cannot be written.
+    """
+    for source in sources:
+        if parse_git_ref(source) is not None:
+            raise BuildError("source can't be a git ref for COPY", hint="use ADD for git sources")
+        if is_http_source(source):
+            raise BuildError("source can't be a URL for COPY", hint="use ADD for URLs")
+    what = "the build context" if source_is_context else "the source stage"
+    with (
+        os_errors("COPY"),
+        Transfer(
+            dest_root,
+            keyword="COPY",
+            dest=dest_path(workdir, dest),
+            chown=chown,
+            chmod=chmod,
+            reset_owner=source_is_context,
+            copy_xattrs=not source_is_context,
+            timestamp_ns=timestamp_ns,
+            user_root=user_root,
+        ) as transfer,
+    ):
+        if not sources:
+            transfer.check_destination(len(heredocs))
+            transfer.place_inline(heredocs, work_dir)
+            return transfer.report()
+        if src_root is None:
+            raise BuildError("COPY has sources but no source root to take them from")
+        with SourceTree(src_root, ignore, what=what) as tree:
+            items = plan_sources(
+                tree,
+                sources,
+                parents=parents,
+                excludes=compile_excludes(excludes),
+                allow_empty_wildcard=allow_empty_wildcard,
+                keyword="COPY",
+            )
+            if not parents:
+                transfer.check_destination(len(items) + len(heredocs))
+            for item in items:
+                transfer.place(tree, item.match, entry_filter=item.entry_filter)
+        if heredocs:
+            transfer.place_inline(heredocs, work_dir)
+        return transfer.report()
+
+
+def chomp_heredoc(content: str) -> str:
+    """The body of a `<<-EOF` heredoc: leading tabs removed from every line (BuildKit)."""
+    return "".join(line.lstrip("\t") for line in content.splitlines(keepends=True))
+
+
+# --------------------------------------------------------------------------
+# Planning: what each source names, decided before anything is written
+
+
+class LocalItem:
+    """One thing to copy from the source root, and which entries below it to take."""
+
+    __slots__ = ("entry_filter", "match")
+
+    def __init__(self, match: SourceMatch, entry_filter: EntryFilter = take_everything) -> None:
+        self.match = match
+        self.entry_filter = entry_filter
+
+
+def compile_excludes(excludes: Sequence[str]) -> IgnoreMatcher | None:
+    """`--exclude` patterns (.dockerignore syntax); BuildError for a bad one."""
+    if not excludes:
+        return None
+    try:
+        return IgnoreMatcher.compile(excludes)
+    except DockerignoreError as exc:
+        raise BuildError(f"invalid --exclude pattern: {exc}") from None
+
+
+def plan_sources(
+    tree: SourceTree,
+    sources: Sequence[str],
+    *,
+    parents: bool,
+    excludes: IgnoreMatcher | None,
+    allow_empty_wildcard: bool,
+    keyword: str,
+) -> list[LocalItem]:
+    """Resolve every source; raises BuildError (nothing written yet) when one is missing."""
+    items: list[LocalItem] = []
+    for source in sources:
+        if parents:
+            items.extend(_plan_parents(tree, source, excludes, keyword))
+            continue
+        if not contains_wildcards(clean_source(source)):
+            match = tree.match(source, keyword=keyword)
+            items.append(LocalItem(match, _entry_filter(tree, excludes, None)))
+            continue
+        matches = tree.expand(source, keyword=keyword)
+        if not matches and not allow_empty_wildcard:
+            raise BuildError(
+                f"{keyword} failed: no source files were specified: {source!r} matches nothing "
+                f"in {tree.what}"
+            )
+        for match in matches:
+            if excludes is not None and match.pattern_path and excludes.matches(match.pattern_path):
+                continue
+            items.append(LocalItem(match, _entry_filter(tree, excludes, None)))
+    return items
+
+
+def _plan_parents(
+    tree: SourceTree, source: str, excludes: IgnoreMatcher | None, keyword: str
+) -> list[LocalItem]:
+    """`--parents`: copy from the pivot (before `/./`, else the root) what the rest names."""
+    pivot, has_pivot, rest = source.partition("/./")
+    if not has_pivot:
+        pivot, rest = "/", source
+    pattern = clean_source(rest)
+    if not contains_wildcards(pivot) and not contains_wildcards(pattern):
+        required = f"{clean_source(pivot)}/{pattern}".strip("/")
+        if tree.resolve(required) is None:
+            raise tree.not_found(required, keyword)
+    include = None
+    if pattern:
+        try:
+            include = IgnoreMatcher.compile(["*", "!" + pattern])
+        except DockerignoreError as exc:
+            raise BuildError(f"{keyword} failed: bad source pattern {source!r}: {exc}") from None
+    pivots = (
+        tree.expand(pivot, keyword=keyword)
+        if contains_wildcards(clean_source(pivot))
+        else [tree.match(pivot, keyword=keyword)]
+    )
+    items = []
+    for match in pivots:
+        if not match.is_dir:
+            raise BuildError(
+                f"{keyword} --parents failed: {match.shown} (before '/./' in {source!r}) "
+                "is not a directory"
+            )
+        items.append(LocalItem(match, _entry_filter(tree, excludes, include)))
+    return items
+
+
+def _entry_filter(
+    tree: SourceTree, excludes: IgnoreMatcher | None, include: IgnoreMatcher | None
+) -> EntryFilter:
+    """Combine .dockerignore, `--exclude` and a `--parents` pattern into one decision."""
+    if excludes is None and include is None and not tree.has_ignore_rules:
+        return take_everything
+
+    def decide(below: str, rel: str, is_dir: bool) -> Decision:
+        take = True
+        may_enter = True
+        if tree.ignored(rel):
+            take = False
+            may_enter = tree.may_keep_inside(rel)
+        for matcher in (excludes, include):
+            if matcher is not None and matcher.matches(below):
+                take = False
+                may_enter = may_enter and matcher.may_match_inside(below)
+        if take:
+            return Decision.TAKE
+        return Decision.ENTER if is_dir and may_enter else Decision.SKIP
+
+    return decide
