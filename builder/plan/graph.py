@@ -10,6 +10,10 @@
   mounting from a stage that comes later is an error too.
 - Needed stages are grouped into waves (topological levels): the stages of
   one wave depend only on earlier waves, so they can run at the same time.
+- With `base_image`, each needed stage FROM an image gets that image's
+  environment and ONBUILD triggers (see `builder.plan.base_image`). A
+  trigger's `COPY --from` / `RUN --mount=from` adds an edge like any other,
+  which may make more stages needed; BuildKit loops the same way.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import difflib
 import itertools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from builder.dockerfile.ast import Dockerfile, Instruction
 from builder.dockerfile.commands import (
@@ -40,11 +45,18 @@ from builder.plan.args import (
     unused_build_args,
     unused_build_args_warning,
 )
+from builder.plan.base_image import image_scope, onbuild_commands
 from builder.plan.model import BaseRef, BuildPlan, PlannedStage, Step
 from builder.plan.platform import Platform, host_platform, parse_platform, platform_args
 from builder.plan.steps import StepContext, stage_steps
 
-__all__ = ["BaseRef", "BuildPlan", "PlannedStage", "Step", "plan"]
+if TYPE_CHECKING:
+    from builder.image.model import ImageConfig
+
+__all__ = ["BaseImageLookup", "BaseRef", "BuildPlan", "PlannedStage", "Step", "plan"]
+
+#: Gives the config of an image by its (expanded) name, or None when it is unknown.
+BaseImageLookup = Callable[[str], "ImageConfig | None"]
 
 RESERVED_STAGE_NAMES = frozenset({"scratch", "context"})
 _INDEX = re.compile(r"^[+-]?\d+$")
@@ -70,6 +82,7 @@ def plan(
     platform: str | None = None,
     environ: Mapping[str, str] | None = None,
     build_platform: str | None = None,
+    base_image: BaseImageLookup | None = None,
 ) -> BuildPlan:
     """Plan a build: stages, their dependencies and steps, `--target` pruning, waves.
 
@@ -77,6 +90,12 @@ def plan(
     (default: `os.environ`), like `docker build --build-arg NAME`.
     `platform` is the target platform (default: the host's), `build_platform`
     the one the build runs on (default: the host's).
+    `base_image(name)` gives the config of an external base image (None:
+    unknown, plan the stage without it). It is called once for each needed
+    stage FROM an image, never for `scratch`, stages or pruned stages; what
+    it raises propagates. With it, stages start with the image's environment
+    (stages FROM `scratch` with BuildKit's default PATH) and run its ONBUILD
+    triggers first.
     Raises ParseError for invalid instructions and PlanError for everything
     that parses but cannot be built.
     """
@@ -107,10 +126,17 @@ def plan(
     edges, images = _edges(dockerfile, stages)
     deps = [sorted({e.target for e in edges[i]} | _base_dep(bases[i])) for i in range(len(stages))]
     _check_cycles(dockerfile, stages, edges)
+    single = len(stages) == 1 and not any(images)  # BuildKit decides before reading triggers
     needed = _reachable(target_index, deps)
+    configs: dict[int, ImageConfig] = {}
+    triggers: dict[int, list[Command]] = {}
+    if base_image is not None:
+        needed = _load_base_images(
+            dockerfile, stages, bases, target_index, base_image, edges, images, deps, configs,
+            triggers,
+        )  # fmt: skip
     _check_order(dockerfile, stages, edges, needed)
 
-    single = len(stages) == 1 and not any(images)
     ctx = StepContext(
         dockerfile=dockerfile,
         lexer=lexer,
@@ -125,9 +151,17 @@ def plan(
         steps: list[Step] = []
         if stage.index in needed:
             base = bases[stage.index]
-            scope = scopes[base.stage_index].copy() if base.stage_index is not None else Scope()
+            if base.stage_index is not None:
+                scope = scopes[base.stage_index].copy()
+            else:
+                scope = _starting_scope(
+                    stage.index, base, configs, base_image, platforms, target_platform
+                )
             prefix = "" if single else f"{_display_name(stage)} "
-            steps = stage_steps(stage, base, platforms[stage.index], scope, ctx, prefix)
+            steps = stage_steps(
+                stage, base, platforms[stage.index], scope, ctx, prefix,
+                triggers.get(stage.index, ()),
+            )  # fmt: skip
             scopes[stage.index] = scope
             consumed.update(scope.declared)
         planned.append(
@@ -285,27 +319,107 @@ def _edges(
     dockerfile: Dockerfile, stages: list[Stage]
 ) -> tuple[list[list[_Edge]], list[list[str]]]:
     """Stage-to-stage edges from COPY --from / RUN --mount from, and the images they pull."""
-    edges: list[list[_Edge]] = [[] for _ in stages]
-    images: list[list[str]] = [[] for _ in stages]
+    edges: list[list[_Edge]] = []
+    images: list[list[str]] = []
     for stage in stages:
-        for cmd in stage.commands:
-            refs: list[tuple[str, str, str | None]] = []
-            if isinstance(cmd, CopyCommand) and cmd.from_ is not None:
-                refs.append((cmd.from_, "copy", None))
-            elif isinstance(cmd, RunCommand):
-                refs += [
-                    (m.from_, "mount", m.target)
-                    for m in cmd.mounts
-                    if m.from_ is not None and m.type in ("bind", "cache")
-                ]
-            for ref, kind, mount_target in refs:
-                index = _resolve_ref(dockerfile, stages, cmd, ref)
-                if index is None:
-                    if ref not in images[stage.index]:
-                        images[stage.index].append(ref)
-                    continue
-                edges[stage.index].append(_Edge(stage.index, index, cmd, kind, ref, mount_target))
+        stage_edges, stage_images = _command_edges(dockerfile, stages, stage.index, stage.commands)
+        edges.append(stage_edges)
+        images.append(stage_images)
     return edges, images
+
+
+def _command_edges(
+    dockerfile: Dockerfile, stages: list[Stage], source: int, commands: Sequence[Command]
+) -> tuple[list[_Edge], list[str]]:
+    """The edges and images of some commands of stage `source`, in order."""
+    edges: list[_Edge] = []
+    images: list[str] = []
+    for cmd in commands:
+        refs: list[tuple[str, str, str | None]] = []
+        if isinstance(cmd, CopyCommand) and cmd.from_ is not None:
+            refs.append((cmd.from_, "copy", None))
+        elif isinstance(cmd, RunCommand):
+            refs += [
+                (m.from_, "mount", m.target)
+                for m in cmd.mounts
+                if m.from_ is not None and m.type in ("bind", "cache")
+            ]
+        for ref, kind, mount_target in refs:
+            index = _resolve_ref(dockerfile, stages, cmd, ref)
+            if index is None:
+                if ref not in images:
+                    images.append(ref)
+                continue
+            edges.append(_Edge(source, index, cmd, kind, ref, mount_target))
+    return edges, images
+
+
+def _load_base_images(
+    dockerfile: Dockerfile,
+    stages: list[Stage],
+    bases: list[BaseRef],
+    target: int,
+    base_image: BaseImageLookup,
+    edges: list[list[_Edge]],
+    images: list[list[str]],
+    deps: list[list[int]],
+    configs: dict[int, ImageConfig],
+    triggers: dict[int, list[Command]],
+) -> set[int]:
+    """Ask for the config of each needed stage's base image, once, and read its triggers.
+
+    Triggers come before the stage's own commands, so their edges and images
+    go first. A trigger's edge can make another stage needed (and its base
+    image asked for): repeat until nothing new is needed. Updates `edges`,
+    `images`, `deps`, `configs` and `triggers`; returns the needed stages.
+    """
+    asked: set[int] = set()
+    added_edges = False
+    while True:
+        needed = _reachable(target, deps)
+        todo = sorted(i for i in needed if i not in asked and bases[i].kind == "image")
+        if not todo:
+            break
+        for index in todo:
+            asked.add(index)
+            config = base_image(bases[index].name)
+            if config is None:
+                continue
+            configs[index] = config
+            texts = config.config.on_build or []
+            if not texts:
+                continue
+            at = _loc(dockerfile, stages[index].node)
+            commands = onbuild_commands(texts, image=bases[index].name, at=at)
+            triggers[index] = commands
+            new_edges, new_images = _command_edges(dockerfile, stages, index, commands)
+            edges[index] = new_edges + edges[index]
+            images[index] = list(dict.fromkeys(new_images + images[index]))
+            deps[index] = sorted(set(deps[index]) | {e.target for e in new_edges})
+            added_edges = added_edges or bool(new_edges)
+    if added_edges:
+        _check_cycles(dockerfile, stages, edges)
+    return needed
+
+
+def _starting_scope(
+    index: int,
+    base: BaseRef,
+    configs: Mapping[int, ImageConfig],
+    base_image: BaseImageLookup | None,
+    platforms: list[str | None],
+    target_platform: Platform,
+) -> Scope:
+    """The ARG/ENV scope of a stage not FROM another stage, right after its FROM."""
+    if base_image is None:
+        return Scope()
+    config = configs.get(index)
+    if config is not None:
+        return image_scope(config.config.env, config.os or target_platform.os)
+    if base.kind == "scratch":  # BuildKit's empty image has the default PATH
+        os_name = (platforms[index] or str(target_platform)).split("/", 1)[0]
+        return image_scope([], os_name)
+    return Scope()  # an image nobody knows: no data to plan with
 
 
 def _resolve_ref(dockerfile: Dockerfile, stages: list[Stage], cmd: Command, ref: str) -> int | None:

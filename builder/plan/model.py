@@ -32,6 +32,8 @@ class Step:
     name: str = ""  #: BuildKit-like progress name "[builder 2/4] RUN ..."; "" for metadata steps
     vertex: int | None = None  #: build-wide number of a step that does work (#N)
     variables: list[Variable] = field(default_factory=list)  #: ARG/ENV a RUN step sees
+    #: an ONBUILD trigger of the base image (it runs right after FROM; `line` is the FROM's)
+    onbuild: bool = False
     #: the typed command (None for FROM); the executor reads its fields (shell form, heredocs...)
     command: Command | None = field(default=None, compare=False, repr=False)
 

@@ -59,7 +59,7 @@ def _stage_block(plan: BuildPlan, stage: PlannedStage) -> list[str]:
         if step.vertex is not None:
             lines.append(f"  #{step.vertex} {step.name}")
         elif step.kind != "from":
-            lines.append(f"     {_metadata_text(step)}")
+            lines.append(f"     {'ONBUILD ' if step.onbuild else ''}{_metadata_text(step)}")
         if step.variables:
             lines.append("       sees: " + ", ".join(_variable(v) for v in step.variables))
     return lines
@@ -95,6 +95,8 @@ def plan_to_dict(plan: BuildPlan) -> dict[str, Any]:
         stage_data["display_name"] = stage.display_name
         for step_data in stage_data["steps"]:
             step_data.pop("command", None)  # the typed command is for the executor
+            if not step_data["onbuild"]:  # only ONBUILD trigger steps carry the key
+                del step_data["onbuild"]
     data["target_name"] = plan.target_stage.display_name
     data["pruned"] = [s.index for s in plan.pruned]
     return data

@@ -12,7 +12,7 @@ import csv
 import io
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from builder.dockerfile.ast import Dockerfile
@@ -38,6 +38,7 @@ from builder.dockerfile.commands import (
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
 from builder.errors import PlanError
 from builder.plan.args import Scope, Variable, apply_env, declare_arg, run_variables
+from builder.plan.base_image import trigger_label
 from builder.plan.model import BaseRef, Step
 
 #: Instructions BuildKit turns into a build vertex (the `[stage i/n]` lines).
@@ -68,20 +69,27 @@ def stage_steps(
     scope: Scope,
     ctx: StepContext,
     prefix: str,
+    triggers: Sequence[Command] = (),
 ) -> list[Step]:
     """The steps of one stage; `scope` (its starting ARG/ENV state) is updated in place.
 
     `prefix` starts the progress names: "builder " gives "[builder 1/4]"; BuildKit
-    leaves it out ("") when the build has a single stage.
+    leaves it out ("") when the build has a single stage. `triggers` are the base
+    image's ONBUILD commands: they come first, marked `onbuild`, on the FROM line.
     """
-    total = vertex_total(stage, base)
-    width = int(1 + math.log10(total)) if total else 1
+    # BuildKit names the FROM vertex before it reads the triggers, so FROM shows the
+    # total without them; then every trigger, a vertex or not, adds one to the total.
+    from_total = vertex_total(stage, base)
+    total = from_total + len(triggers)
     index = itertools.count(1)
 
-    def progress(text: str) -> tuple[str, int]:
-        return f"[{prefix}{next(index):>{width}}/{total}] {text}", next(ctx.vertices)
+    def progress(text: str, of: int) -> tuple[str, int]:
+        width = int(1 + math.log10(of)) if of else 1
+        return f"[{prefix}{next(index):>{width}}/{of}] {text}", next(ctx.vertices)
 
-    name, vertex = progress(f"FROM {base.name}") if base.kind == "image" else ("", None)
+    name, vertex = ("", None)
+    if base.kind == "image":
+        name, vertex = progress(f"FROM {base.name}", from_total)
     steps = [
         Step(
             line=stage.node.start_line,
@@ -93,15 +101,23 @@ def stage_steps(
             vertex=vertex,
         )
     ]
-    for cmd in stage.commands:
+    commands = [(cmd, True) for cmd in triggers] + [(cmd, False) for cmd in stage.commands]
+    for cmd, onbuild in commands:
+        hint = None
+        if onbuild:
+            label = trigger_label(cmd.node.original)
+            hint = f"in the ONBUILD trigger {label} of base image {base.name}"
         try:
             step = _step(cmd, scope, ctx)
         except ExpansionError as exc:
-            raise _plan_error(str(exc), cmd, ctx) from None
+            raise _plan_error(str(exc), cmd, ctx, hint) from None
         except InvalidCommand as exc:
-            raise _plan_error(exc.message, cmd, ctx, exc.hint) from None
+            raise _plan_error(exc.message, cmd, ctx, exc.hint or hint) from None
+        if onbuild:
+            step = replace(step, onbuild=True)
         if cmd.node.keyword in VERTEX_KINDS:
-            name, vertex = progress(_display(cmd, step))
+            text = _display(cmd, step)
+            name, vertex = progress(f"ONBUILD {text}" if onbuild else text, total)
             step = replace(step, name=name, vertex=vertex)
         steps.append(step)
     return steps

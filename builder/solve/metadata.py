@@ -51,7 +51,7 @@ def start_stage(image: ImageConfig) -> StageConfig:
     """A stage's config right after FROM: the base's, with PATH defaulted as BuildKit does."""
     config = ImageConfig.from_bytes(image.to_bytes())  # a deep copy
     if not any(e.startswith("PATH=") for e in config.config.env):
-        config.config.env = [f"PATH={DEFAULT_PATH}", *config.config.env]
+        config.config.env = [*config.config.env, f"PATH={DEFAULT_PATH}"]
     return StageConfig(image=config)
 
 
