@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -159,8 +160,45 @@ def build_command(
     plan_format: Annotated[
         str, typer.Option("--plan-format", help="Plan output with --dry-run: text or json.")
     ] = "text",
+    network: Annotated[
+        str, typer.Option("--network", help="Network of RUN steps: host (default) or none.")
+    ] = "host",
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret", help="Secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]."
+        ),
+    ] = None,
+    ssh: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ssh", help="SSH agent for RUN --mount=type=ssh: default|ID[=SOCKET|KEY,...]."
+        ),
+    ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow", help="Extra privileges: security.insecure (RUN --security=insecure)."
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", help="Set an image label KEY=VALUE (repeatable).")
+    ] = None,
+    runtime: Annotated[
+        str, typer.Option("--runtime", help="OCI runtime for RUN: runc (default) or crun.")
+    ] = "runc",
+    progress_mode: Annotated[
+        str,
+        typer.Option("--progress", help="Progress output: auto, plain, tty, rawjson or quiet."),
+    ] = "auto",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress; print the image ID.")
+    ] = False,
+    iidfile: Annotated[
+        str | None, typer.Option("--iidfile", help="Write the image ID to this file.")
+    ] = None,
 ) -> None:
-    """Build an image from a Dockerfile (this release: plan it with --dry-run)."""
+    """Build an image from a Dockerfile (like `docker build`)."""
     try:
         if plan_format not in ("text", "json"):
             raise UsageError(f"unknown --plan-format {plan_format!r}", hint="use text or json")
@@ -168,11 +206,6 @@ def build_command(
             name = file if file is not None else os.path.join(context, "Dockerfile")
             data, shown = _read_dockerfile(name)
             raise typer.Exit(_run_checks(data, shown, context))
-        if not dry_run:
-            raise UsageError(
-                "running builds is not available in this release of pybuild",
-                hint="use --dry-run to print the build plan",
-            )
         if context != "-" and not Path(context).is_dir():
             raise UsageError(
                 f"build context {context!r} is not a directory",
@@ -188,6 +221,16 @@ def build_command(
             ) from None
         name = file if file is not None else os.path.join(context, "Dockerfile")
         data, shown = _read_dockerfile(name)
+        if not dry_run:
+            options = _BuildOptions(
+                context=context, dockerfile=data, shown=shown, file=name, tags=tag or [],
+                build_args=_build_args(build_arg or []), target=target, platform=platform,
+                network=network, secrets=secret or [], ssh=ssh or [], allow=allow or [],
+                labels=label or [], runtime=runtime, progress=progress_mode, quiet=quiet,
+                iidfile=iidfile,
+            )  # fmt: skip
+            _run_build(options)
+            return
         from builder.dockerfile.parser import parse
         from builder.plan.graph import plan
         from builder.plan.render import render_json, render_text
@@ -213,6 +256,84 @@ def build_command(
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     except PybuildError as err:
         _fail(err)
+
+
+@dataclass
+class _BuildOptions:
+    context: str
+    dockerfile: bytes
+    shown: str
+    file: str
+    tags: list[str]
+    build_args: dict[str, str]
+    target: str | None
+    platform: str | None
+    network: str
+    secrets: list[str]
+    ssh: list[str]
+    allow: list[str]
+    labels: list[str]
+    runtime: str
+    progress: str
+    quiet: bool
+    iidfile: str | None
+
+
+def _run_build(options: _BuildOptions) -> None:
+    """Run a build and print its result; every failure is a PybuildError."""
+    from builder.cli.images import open_store
+    from builder.solve.executor import BuildRequest, build
+    from builder.solve.progress import PlainProgress, Reporter, no_progress
+    from builder.solve.run_mounts import parse_secret_option, parse_ssh_option
+
+    if options.network not in ("host", "none", "default"):
+        raise UsageError(f"--network {options.network!r}: expected host or none")
+    if options.progress not in ("auto", "plain", "tty", "rawjson", "quiet"):
+        raise UsageError(
+            f"--progress {options.progress!r}: expected auto, plain, tty, rawjson or quiet"
+        )
+    unknown = [a for a in options.allow if a != "security.insecure"]
+    if unknown:
+        raise UsageError(f"--allow {unknown[0]!r}: only security.insecure is known")
+    labels: dict[str, str] = {}
+    for item in options.labels:
+        key, _, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
+        labels[key] = value
+    secrets = dict(parse_secret_option(s) for s in options.secrets)
+    ssh = dict(parse_ssh_option(s) for s in options.ssh)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    request = BuildRequest(
+        dockerfile=options.dockerfile,
+        context_dir=Path(options.context),
+        dockerfile_name=options.shown,
+        dockerfile_path=None if options.file == "-" else Path(options.file),
+        tags=options.tags,
+        target=options.target,
+        build_args=dict(options.build_args),
+        labels=labels,
+        platform=options.platform,
+        network="host" if options.network == "default" else options.network,
+        runtime=options.runtime,
+        allow_insecure="security.insecure" in options.allow,
+        secrets=secrets,
+        ssh=ssh,
+        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+        environ=dict(os.environ),
+    )
+    quiet = options.quiet or options.progress == "quiet"
+    reporter: Reporter = no_progress if quiet else PlainProgress(sys.stderr)
+    result = build(open_store(), request, progress=reporter)
+    image_id = result.record.id
+    if options.iidfile:
+        Path(options.iidfile).write_text(image_id)
+    if quiet:
+        sys.stdout.write(image_id + "\n")
+    else:
+        sys.stderr.write(f"writing image {image_id} done\n")
+        for name in result.record.names:
+            sys.stderr.write(f"naming to {name} done\n")
 
 
 from builder.cli.lint import lint_command  # noqa: E402  (its heavy imports are lazy)

@@ -74,3 +74,28 @@ def ensure_snapshots(
             if not layout.snapshot(chain_id).is_dir():  # another process may have done it
                 _unpack(layout, layer, diff_id, chain_id)
     return [snapshot_fs(layout, c) for c in chains]
+
+
+def adopt_snapshot(layout: StoreLayout, chain_id: str, tree: Path) -> Path:
+    """Make `tree` (an overlay upper dir on the store's filesystem) the snapshot of `chain_id`.
+
+    Used by the executor: the upper dir of a step already is the layer in
+    overlayfs form, so it is moved into place instead of unpacked again. If the
+    snapshot exists already (another build made the same layer), `tree` is
+    deleted. Returns the snapshot's `fs` dir.
+    """
+    target = layout.snapshot(chain_id)
+    with file_lock(layout.snapshot_lock(chain_id)):
+        if target.is_dir():
+            remove_tree(tree)
+            return snapshot_fs(layout, chain_id)
+        work = layout.snapshots / temp_name("adopt")
+        try:
+            work.mkdir(parents=True)
+            os.rename(tree, work / FS_DIR)
+            os.rename(work, target)
+            fsync_dir(layout.snapshots)
+        except OSError as err:
+            remove_tree(work)
+            raise store_error(err, f"storing the snapshot {chain_id}") from None
+    return snapshot_fs(layout, chain_id)

@@ -31,7 +31,7 @@ from builder.store.lookup import (
     not_found,
     repository,
 )
-from builder.store.paths import StoreLayout, default_root
+from builder.store.paths import StoreLayout, default_root, temp_name
 from builder.store.records import ImageRecord, StoredImage
 
 
@@ -254,6 +254,23 @@ class Store:
             manifest = self.manifest(record)
             config = self.config(record)
             return snapshots.ensure_snapshots(self._layout, manifest.layers, config.diff_ids)
+
+    def adopt_snapshot(self, chain_id: str, tree: Path) -> Path:
+        """Move a built layer's upper dir (made under `temp_dir()`) in as `chain_id`'s snapshot."""
+        with self._gc.shared():
+            return snapshots.adopt_snapshot(self._layout, chain_id, tree)
+
+    def temp_dir(self, kind: str) -> Path:
+        """A new private directory under the store's tmp/ (same filesystem as snapshots).
+
+        The caller removes it; stale ones go at the next prune.
+        """
+        path = self._layout.tmp / temp_name(kind)
+        try:
+            path.mkdir(parents=True, mode=0o700)
+        except OSError as err:
+            raise store_error(err, f"creating {path}") from None
+        return path
 
     # --- sharing and maintenance ---------------------------------------------------------
 

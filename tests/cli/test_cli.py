@@ -113,7 +113,9 @@ def test_parse_error_exit_code_and_message(tmp_path: Path) -> None:
         (("parse", "/nonexistent/Dockerfile"), "no such file"),
         (("parse", "--format", "yaml", "x"), "unknown --format"),
         (("build", "--dry-run", "/nonexistent-context"), "is not a directory"),
-        (("build", "."), "--dry-run"),
+        (("build", "--network", "bridge", "fixtures/sshd"), "--network"),
+        (("build", "--secret", "id=x,src=/nonexistent/secret", "fixtures/sshd"), "secret"),
+        (("build", "--progress", "fancy", "fixtures/sshd"), "--progress"),
     ],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...], needle: str) -> None:

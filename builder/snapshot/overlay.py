@@ -1,0 +1,128 @@
+"""overlayfs mounts of layer snapshots: a writable root for a step, or a read-only view.
+
+The lower dirs are the snapshot `fs` dirs of the layers below, base first
+as given, top first on the mount line (overlayfs wants the top-most first).
+Their paths are long, and the mount options must fit in one page, so they
+are passed as short symlinks (`l/0`, `l/1`...) relative to a private work
+dir, as Docker's overlay2 driver does. `redirect_dir`, `metacopy` and
+`index` are off, so the upper dir is a plain overlay diff that
+`write_layer(from_overlay_upper=True)` can read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.errors import BuildError
+
+_MNT_DETACH = 2
+_MS_RDONLY = 1
+_MS_BIND = 4096
+_MS_REC = 16384
+_PAGE = 4096
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = "") -> None:
+    libc = _libc()
+    result = libc.mount(
+        source.encode(), os.fsencode(target), fstype.encode(), flags, data.encode() or None
+    )
+    if result != 0:
+        err = ctypes.get_errno()
+        raise BuildError(f"cannot mount {fstype} on {target}: {os.strerror(err)}")
+
+
+def unmount(target: Path) -> None:
+    """Detach `target` (lazily, so a busy mount never blocks clean-up)."""
+    libc = _libc()
+    if libc.umount2(os.fsencode(target), _MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (22,):  # EINVAL: not mounted
+            raise BuildError(f"cannot unmount {target}: {os.strerror(err)}")
+
+
+@dataclass(frozen=True)
+class OverlayRoot:
+    """A mounted root: `merged` is what the step sees, `upper` collects its changes."""
+
+    merged: Path
+    upper: Path | None
+
+
+def _link_lowers(work: Path, lowers: list[Path]) -> str:
+    """Short relative names for the lower dirs, top-most first."""
+    links = work / "l"
+    links.mkdir()
+    names = []
+    for index, lower in enumerate(reversed(lowers)):
+        (links / str(index)).symlink_to(lower)
+        names.append(f"l/{index}")
+    return ":".join(names)
+
+
+def _chdir_mount(work: Path, fstype: str, target: Path, options: str) -> None:
+    """Mount with relative lowerdir paths: resolved against `work` at mount time."""
+    if len(options) >= _PAGE:
+        raise BuildError(f"too many layers to mount ({options.count(':') + 1})")
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        mount("overlay", target, fstype, 0, options)
+    finally:
+        os.chdir(old)
+
+
+@contextmanager
+def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> Iterator[OverlayRoot]:
+    """Mount `lowers` (base first) at `work/merged`; with `writable`, an upper dir collects changes.
+
+    `work` is an empty private dir on the same filesystem as the upper dir
+    should live (the store's tmp/). The mount is gone when the block ends,
+    whatever happens inside it; `work/upper` is left for the caller to
+    commit or delete.
+    """
+    merged = work / "merged"
+    merged.mkdir(parents=True)
+    options_tail = ",redirect_dir=off,metacopy=off,index=off"
+    if writable:
+        upper, scratch = work / "upper", work / "work"
+        upper.mkdir()
+        scratch.mkdir()
+        if lowers:
+            lower = _link_lowers(work, lowers)
+        else:  # overlayfs needs a lower dir: an empty one
+            (work / "empty").mkdir()
+            lower = "empty"
+        options = f"lowerdir={lower},upperdir=upper,workdir=work{options_tail}"
+        _chdir_mount(work, "overlay", merged, options)
+    else:
+        upper = None
+        if not lowers:
+            (work / "empty").mkdir()
+            lowers = [work / "empty"]
+        if len(lowers) == 1:  # a read-only bind: overlayfs wants two lowers without upper
+            mount(str(lowers[0]), merged, "", _MS_BIND | _MS_REC)
+            mount("", merged, "", _MS_BIND | _MS_REC | _MS_RDONLY | 32)  # 32: MS_REMOUNT
+        else:
+            options = f"lowerdir={_link_lowers(work, lowers)}{options_tail}"
+            _chdir_mount(work, "overlay", merged, options)
+    try:
+        yield OverlayRoot(merged=merged, upper=upper)
+    finally:
+        unmount(merged)
+
+
+def remove_work_dir(work: Path) -> None:
+    """Delete a step's work dir (its upper dir may hold root-owned files and devices)."""
+    shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,63 @@
+"""The seed course's sshd image (fixtures/sshd) builds on a Debian base made with debootstrap.
+
+The base is fixtures/base-images/debian.sh's tarball, made once per machine
+and kept in the test cache ($PYBUILD_TEST_CACHE, default
+/var/cache/pybuild-tests); `apt-get install` in the build reaches
+deb.debian.org over the host network, as `docker build` does.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from builder.export.rootfs_import import import_rootfs
+from builder.store import Store
+from tests.conftest import FIXTURES, require_tool
+from tests.solve.building import flatten, run_build
+
+CACHE = Path(os.environ.get("PYBUILD_TEST_CACHE", "/var/cache/pybuild-tests"))
+
+
+@pytest.fixture(scope="session")
+def debian_rootfs_tar() -> Path:
+    """Debian bookworm minbase (fixtures/base-images/debian.sh), made once per machine."""
+    require_tool("debootstrap")
+    tarball = CACHE / "debian-bookworm.tar"
+    if not tarball.is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = tarball.with_suffix(".part")
+        result = subprocess.run(
+            ["sh", str(FIXTURES / "base-images" / "debian.sh"), str(partial)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            pytest.fail(f"debian.sh failed:\n{result.stderr[-3000:]}")
+        partial.rename(tarball)
+    return tarball
+
+
+def test_sshd_image(tmp_path: Path, debian_rootfs_tar: Path) -> None:
+    store = Store.open(tmp_path / "store")
+    import_rootfs(store, debian_rootfs_tar, "debian:bookworm-slim")
+    result = run_build(store, FIXTURES / "sshd", tags=["sshd"])
+    config = result.config
+    assert config.config.user == "lambda"
+    assert config.config.cmd == ["/usr/sbin/sshd", "-D"]
+    assert config.config.labels["org.opencontainers.image.title"] == "sshd"
+    assert "DEBIAN_FRONTEND=noninteractive" in config.config.env
+    assert result.record.names == ("docker.io/library/sshd:latest",)
+    root = flatten(store, result.record, tmp_path / "root")
+    sshd = (root / "usr/sbin/sshd").stat()
+    assert sshd.st_mode & stat.S_ISUID and sshd.st_uid == 0
+    passwd = (root / "etc/passwd").read_text()
+    assert any(line.startswith("lambda:") for line in passwd.splitlines())
+    assert (root / "home/lambda").is_dir()
+    assert not list((root / "var/lib/apt/lists").glob("*_Packages"))
+    # the chmod step's layer holds sshd alone (and the dirs leading to it)
+    created_by = [h.created_by for h in config.history if not h.empty_layer]
+    assert created_by[-1] == "RUN /bin/sh -c chmod u+s /usr/sbin/sshd # buildkit"
