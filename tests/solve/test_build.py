@@ -197,3 +197,59 @@ def test_build_leaves_no_mounts_or_temp_dirs(store: Store, tmp_path: Path) -> No
     assert str(store.root) not in mounts
     assert not any((store.root / "tmp").iterdir())
     assert os.listdir(store.root / "snapshots")
+
+
+def test_cache_mounts_persist_and_stay_out_of_layers(store: Store, tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM busybox\n"
+        "ARG N\n"
+        "RUN --mount=type=cache,target=/cache echo $N >> /cache/log && cat /cache/log\n"
+    )
+    context = write_context(tmp_path / "ctx", dockerfile)
+    run_build(store, context, build_args={"N": "first"})
+    events: list = []
+    result = run_build(store, context, build_args={"N": "second"}, events=events)
+    assert output_of(events).split() == ["first", "second"]
+    assert len(store.manifest(result.record).layers) == 1  # nothing but the base
+
+
+def test_copy_link_add_archive_and_parents(store: Store, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("pkg/readme")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    context = write_context(
+        tmp_path / "ctx",
+        """
+        FROM busybox
+        COPY --link a/b/c.txt /linked/
+        ADD pkg.tar.gz /opt/
+        COPY --parents a/b/c.txt /tree/
+        """,
+        {"a/b/c.txt": "c\n", "pkg.tar.gz": archive.getvalue()},
+    )
+    result = run_build(store, context)
+    assert sorted(layer_names(store, result.record, 1)) == ["linked", "linked/c.txt"]
+    root = flatten(store, result.record, tmp_path / "root")
+    assert (root / "linked/c.txt").read_text() == "c\n"
+    assert (root / "opt/pkg/readme").read_text() == "hi\n"
+    assert (root / "tree/a/b/c.txt").read_text() == "c\n"
+
+
+def test_insecure_needs_allow_and_crun_runs(store: Store, tmp_path: Path) -> None:
+    context = write_context(
+        tmp_path / "ctx", "FROM busybox\nRUN --security=insecure grep CapEff /proc/self/status\n"
+    )
+    with pytest.raises(BuildError) as info:
+        run_build(store, context)
+    assert "--allow security.insecure" in (info.value.hint or "")
+    events: list = []
+    run_build(store, context, allow_insecure=True, events=events)
+    assert "00000000a80425fb" not in output_of(events)
+    plain = write_context(tmp_path / "crun", "FROM busybox\nRUN echo via-crun > /c\n")
+    result = run_build(store, plain, runtime="crun")
+    assert (flatten(store, result.record, tmp_path / "r") / "c").read_text() == "via-crun\n"
