@@ -61,3 +61,25 @@ def test_sshd_image(tmp_path: Path, debian_rootfs_tar: Path) -> None:
     # the chmod step's layer holds sshd alone (and the dirs leading to it)
     created_by = [h.created_by for h in config.history if not h.empty_layer]
     assert created_by[-1] == "RUN /bin/sh -c chmod u+s /usr/sbin/sshd # buildkit"
+
+
+def test_readme_main_job(tmp_path: Path, debian_rootfs_tar: Path) -> None:
+    """The README's first command: fixtures/sshd/build.sh builds sshd and shows its history."""
+    readme = (FIXTURES.parent / "README.md").read_text()
+    first_block = readme.split("```sh\n", 2)[1].split("```", 1)[0].strip()
+    assert first_block == "python3 -m pip install . && sh fixtures/sshd/build.sh"
+    env = {
+        **os.environ,
+        "PYBUILD_ROOT": str(tmp_path / "store"),
+        "PYBUILD_BASE_CACHE": str(debian_rootfs_tar.parent),
+    }
+    result = subprocess.run(
+        ["sh", str(FIXTURES / "sshd" / "build.sh")],
+        capture_output=True, text=True, env=env, check=False, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = result.stdout.splitlines()
+    assert history[0].split()[:3] == ["IMAGE", "CREATED", "CREATED"]
+    assert 'CMD ["/usr/sbin/sshd" "-D"]' in history[1]
+    assert "RUN /bin/sh -c chmod u+s /usr/sbin/sshd" in result.stdout
+    assert "naming to docker.io/library/sshd:latest done" in result.stderr
