@@ -284,7 +284,10 @@ def _confirm(message: str) -> bool:
 @app.command("prune")
 def prune_command(
     all_images: Annotated[
-        bool, typer.Option("--all", "-a", help="Remove all images, not just dangling ones.")
+        bool,
+        typer.Option(
+            "--all", "-a", help="Remove all images and the build cache, not just dangling images."
+        ),
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Do not ask to confirm.")] = False,
 ) -> None:
@@ -292,7 +295,7 @@ def prune_command(
     from builder.image.views import human_size
 
     warning = (
-        "WARNING! This will remove all images."
+        "WARNING! This will remove all images and the build cache."
         if all_images
         else "WARNING! This will remove all dangling images."
     )

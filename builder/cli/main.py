@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -197,6 +197,22 @@ def build_command(
     iidfile: Annotated[
         str | None, typer.Option("--iidfile", help="Write the image ID to this file.")
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step; reuse nothing from the cache.")
+    ] = False,
+    no_cache_filter: Annotated[
+        list[str] | None,
+        typer.Option("--no-cache-filter", help="Run these stages without the cache (repeatable)."),
+    ] = None,
+    pull: Annotated[
+        bool, typer.Option("--pull", help="Pull base images again, even when stored.")
+    ] = False,
+    explain_cache: Annotated[
+        bool, typer.Option("--explain-cache", help="Say why each step missed the cache.")
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Stages run at once (default: the CPU count).")
+    ] = 0,
 ) -> None:
     """Build an image from a Dockerfile (like `docker build`)."""
     try:
@@ -227,7 +243,8 @@ def build_command(
                 build_args=_build_args(build_arg or []), target=target, platform=platform,
                 network=network, secrets=secret or [], ssh=ssh or [], allow=allow or [],
                 labels=label or [], runtime=runtime, progress=progress_mode, quiet=quiet,
-                iidfile=iidfile,
+                iidfile=iidfile, no_cache=no_cache, no_cache_filter=no_cache_filter or [],
+                pull=pull, explain_cache=explain_cache, jobs=jobs,
             )  # fmt: skip
             _run_build(options)
             return
@@ -277,13 +294,18 @@ class _BuildOptions:
     progress: str
     quiet: bool
     iidfile: str | None
+    no_cache: bool = False
+    no_cache_filter: list[str] = field(default_factory=list)
+    pull: bool = False
+    explain_cache: bool = False
+    jobs: int = 0
 
 
 def _run_build(options: _BuildOptions) -> None:
     """Run a build and print its result; every failure is a PybuildError."""
     from builder.cli.images import open_store
     from builder.solve.executor import BuildRequest, build
-    from builder.solve.progress import PlainProgress, Reporter, no_progress
+    from builder.solve.progress import make_reporter
     from builder.solve.run_mounts import parse_secret_option, parse_ssh_option
 
     if options.network not in ("host", "none", "default"):
@@ -321,10 +343,18 @@ def _run_build(options: _BuildOptions) -> None:
         ssh=ssh,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
         environ=dict(os.environ),
+        no_cache=options.no_cache,
+        no_cache_filter=options.no_cache_filter,
+        pull=options.pull,
+        explain_cache=options.explain_cache,
+        jobs=options.jobs,
     )
+    if options.jobs < 0:
+        raise UsageError("--jobs must be 0 (one per CPU) or more")
     quiet = options.quiet or options.progress == "quiet"
-    reporter: Reporter = no_progress if quiet else PlainProgress(sys.stderr)
-    result = build(open_store(), request, progress=reporter)
+    mode = "quiet" if quiet else options.progress
+    with make_reporter(mode, sys.stderr) as report:
+        result = build(open_store(), request, progress=report)
     image_id = result.record.id
     if options.iidfile:
         Path(options.iidfile).write_text(image_id)

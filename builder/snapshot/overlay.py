@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,16 +72,21 @@ def _link_lowers(work: Path, lowers: list[Path]) -> str:
     return ":".join(names)
 
 
+#: The working directory is per process; mounts from parallel stages take turns.
+_CWD_LOCK = threading.Lock()
+
+
 def _chdir_mount(work: Path, fstype: str, target: Path, options: str) -> None:
     """Mount with relative lowerdir paths: resolved against `work` at mount time."""
     if len(options) >= _PAGE:
         raise BuildError(f"too many layers to mount ({options.count(':') + 1})")
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        mount("overlay", target, fstype, 0, options)
-    finally:
-        os.chdir(old)
+    with _CWD_LOCK:
+        old = os.getcwd()
+        os.chdir(work)
+        try:
+            mount("overlay", target, fstype, 0, options)
+        finally:
+            os.chdir(old)
 
 
 @contextmanager

@@ -12,8 +12,10 @@ of the target stage goes into the store under the requested tags.
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -28,6 +30,7 @@ from builder.image import mediatypes
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, History, ImageConfig, Manifest
 from builder.plan.model import BuildPlan, PlannedStage, Step
+from builder.solve.cache import BuildCache, CachedStep, StepInputs, explain_miss
 from builder.solve.metadata import (
     CONFIG_ONLY_KINDS,
     HISTORY_COMMENT,
@@ -39,9 +42,11 @@ from builder.solve.metadata import (
     start_stage,
 )
 from builder.solve.progress import (
+    BuildStarted,
     Reporter,
     StepDone,
     StepFailed,
+    StepLog,
     StepOutput,
     StepStarted,
     no_progress,
@@ -49,6 +54,8 @@ from builder.solve.progress import (
 
 if TYPE_CHECKING:
     from builder.context.dockerignore import IgnoreMatcher
+    from builder.context.statcache import StatCache
+    from builder.context.walk import ContextEntry
     from builder.runtime.spec import Mount
     from builder.runtime.users import ResolvedUser
     from builder.snapshot.overlay import OverlayRoot
@@ -77,6 +84,11 @@ class BuildRequest:
     ssh: dict[str, list[Path]] = field(default_factory=dict)  #: id -> agent sockets / keys
     source_date_epoch: int | None = None
     environ: dict[str, str] | None = None  #: for bare `--build-arg NAME` (default: os.environ)
+    no_cache: bool = False  #: run every step (results are still stored)
+    no_cache_filter: list[str] = field(default_factory=list)  #: stages that run without cache
+    pull: bool = False  #: pull base images again even when the store has them
+    explain_cache: bool = False  #: report why each step missed the cache
+    jobs: int = 0  #: stages run at once (0: the number of CPUs)
 
 
 @dataclass
@@ -86,11 +98,13 @@ class StageState:
     config: StageConfig
     layers: list[Descriptor] = field(default_factory=list)
     snapshots: list[Path] = field(default_factory=list)  #: overlay lower dirs, base first
+    key: str = ""  #: cache key of the last step (the base's manifest digest at FROM)
+    missed: str | None = None  #: the first step of this stage's chain that missed the cache
 
     def copy(self) -> StageState:
         image = ImageConfig.from_bytes(self.config.image.to_bytes())
         config = StageConfig(image, self.config.cmd_set, list(self.config.arg_names))
-        return StageState(config, list(self.layers), list(self.snapshots))
+        return StageState(config, list(self.layers), list(self.snapshots), self.key, self.missed)
 
 
 @dataclass
@@ -159,6 +173,12 @@ class _Build:
         self.ignore: IgnoreMatcher | None = None
         self.plan: BuildPlan | None = None
         self.base_records: dict[str, ImageRecord] = {}
+        self.base_lock = threading.Lock()
+        self.cache = BuildCache(store.cache_root)
+        self.cancel = threading.Event()  #: set when one stage fails: the others stop
+        self.context_lock = threading.Lock()
+        self.context_entries: list[ContextEntry] | None = None
+        self.statcache: StatCache | None = None
 
     # --- the whole build --------------------------------------------------------------
 
@@ -182,12 +202,49 @@ class _Build:
             )
         except DockerignoreError as err:
             raise BuildError(f".dockerignore: {err}") from None
+        from builder.context.statcache import StatCache
+
+        self.statcache = StatCache.for_context(
+            self.store.cache_root / "context", self.request.context_dir
+        )
+        jobs = self.request.jobs or os.cpu_count() or 1
+        self.progress(
+            BuildStarted(
+                sum(1 for w in self.plan.waves for i in w for s in self.plan.stages[i].steps
+                    if s.vertex is not None)
+            )
+        )  # fmt: skip
         for wave in self.plan.waves:
-            for index in wave:
-                self.stages[index] = self._run_stage(self.plan.stages[index])
+            self._run_wave([self.plan.stages[i] for i in wave], jobs)
+        self.statcache.save()
         final = self.stages[self.plan.target]
         record = self._write_image(final)
         return BuildResult(record, final.config.image, self.plan)
+
+    def _run_wave(self, stages: list[PlannedStage], jobs: int) -> None:
+        """Run stages that do not depend on each other, up to `jobs` at once.
+
+        The first failure stops the others (their running step is killed) and
+        is the error reported.
+        """
+        if len(stages) == 1 or jobs == 1:
+            for stage in stages:
+                self.stages[stage.index] = self._run_stage(stage)
+            return
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        first: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=min(jobs, len(stages))) as pool:
+            futures = {pool.submit(self._run_stage, stage): stage for stage in stages}
+            for future in as_completed(futures):
+                try:
+                    self.stages[futures[future].index] = future.result()
+                except BaseException as err:  # the first failure is re-raised below
+                    if first is None:
+                        first = err
+                        self.cancel.set()
+        if first is not None:
+            raise first
 
     def _location(self, line: int) -> Location:
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
@@ -200,9 +257,13 @@ class _Build:
 
     def _base_record(self, name: str) -> ImageRecord:
         """A base image from the store, pulled when missing (as docker build does)."""
+        with self.base_lock:
+            return self._base_record_locked(name)
+
+    def _base_record_locked(self, name: str) -> ImageRecord:
         if name in self.base_records:
             return self.base_records[name]
-        record = self.store.find(name)
+        record = None if self.request.pull else self.store.find(name)
         if record is None:
             from builder.registry.pull import pull
 
@@ -235,10 +296,10 @@ class _Build:
             image = ImageConfig(
                 architecture=platform.architecture, os=platform.os, variant=platform.variant
             )
-            return StageState(start_stage(image))
+            return StageState(start_stage(image), key=f"scratch:{platform}")
         record = self._base_record(base.name)
         config = self.store.config(record)
-        state = StageState(start_stage(config))
+        state = StageState(start_stage(config), key=record.manifest_digest)
         state.config.image.config.on_build = None  # triggers run once, in this build
         state.layers = list(self.store.manifest(record).layers)
         state.snapshots = self.store.ensure_snapshots(record)
@@ -248,55 +309,87 @@ class _Build:
 
     def _run_stage(self, stage: PlannedStage) -> StageState:
         state: StageState | None = None
-        for step in stage.steps:
+        for position, step in enumerate(stage.steps):
+            if self.cancel.is_set():
+                raise BuildError("cancelled: another stage failed")
             started = time.monotonic()
             if step.vertex is not None:
                 self.progress(StepStarted(step.vertex, step.name))
+            cached = False
             try:
                 if step.kind == "from":
                     state = self._start(stage)
                 else:
                     assert state is not None
-                    self._step(state, step)
+                    cached = self._step(state, step, stage, position)
             except PybuildError as err:
                 if step.vertex is not None:
-                    self.progress(StepFailed(step.vertex, err.message))
+                    seconds = time.monotonic() - started
+                    self.progress(StepFailed(step.vertex, err.message, seconds=seconds))
                 if err.location is None and step.kind != "from":
                     err.location = self._location(step.line)
                 raise
             if step.vertex is not None:
-                self.progress(StepDone(step.vertex, time.monotonic() - started))
+                self.progress(StepDone(step.vertex, time.monotonic() - started, cached=cached))
         assert state is not None
         return state
 
-    def _step(self, state: StageState, step: Step) -> None:
-        with ExitStack() as stack:
-            self._cleanup = stack  # read-only mounts a step needs (`--from`), undone after it
-            self._dispatch(state, step)
+    def _step(self, state: StageState, step: Step, stage: PlannedStage, position: int) -> bool:
+        """Run one step, or reuse its cached result; True when it came from the cache."""
+        identity = "\0".join(
+            [str(self.request.context_dir.resolve()), self.request.dockerfile_name,
+             str(stage.index), str(position)]
+        )  # fmt: skip
+        with ExitStack() as stack:  # read-only mounts the step needs (`--from`), undone after it
+            inputs = self._inputs(state, step)
+            key = inputs.key() if inputs is not None else None
+            use_cache = key is not None and not self._no_cache(stage)
+            hit = self.cache.get(key) if use_cache and key is not None else None
+            if hit is not None and self._restore(state, step, hit):
+                assert key is not None
+                state.key = key
+                self.cache.remember(identity, key)
+                return True
+            if inputs is not None and step.vertex is not None and self.request.explain_cache:
+                previous = self.cache.previous_inputs(identity)
+                for reason in explain_miss(inputs, previous, parent_missed=state.missed):
+                    self.progress(StepLog(step.vertex, f"cache miss: {reason}"))
+            if state.missed is None and step.kind not in CONFIG_ONLY_KINDS:
+                state.missed = step.name or f"line {step.line}: {step.instruction}"
+            result = self._dispatch(state, step, stack)
+            if inputs is not None and key is not None:
+                self.cache.put(key, result, inputs, identity)
+                state.key = key
+            else:  # not cacheable (a download): later steps key on what it produced
+                state.key = StepInputs(state.key, step.instruction,
+                                       extra={"result": result.diff_id or ""}).key()  # fmt: skip
+        return False
 
-    def _dispatch(self, state: StageState, step: Step) -> None:
+    def _no_cache(self, stage: PlannedStage) -> bool:
+        if self.request.no_cache:
+            return True
+        names = {stage.display_name, str(stage.index)}
+        return any(f.lower() in names for f in self.request.no_cache_filter)
+
+    def _dispatch(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
         where = self._where(step)
         if step.kind in CONFIG_ONLY_KINDS:
+            created = _now(self.request.source_date_epoch)
             text = apply_config_step(state.config, step, where)
             if text is not None:
-                self._history(state, text, empty=True)
-        elif step.kind == "workdir":
-            self._workdir(state, step)
-        elif step.kind == "run":
-            self._run(state, step)
-        elif step.kind in ("copy", "add"):
-            self._copy(state, step)
-        else:
-            raise BuildError(f"{where}: {step.kind.upper()} cannot be built")
+                self._history(state, text, empty=True, created=created)
+            return CachedStep(None, None, created)
+        if step.kind == "workdir":
+            return self._workdir(state, step)
+        if step.kind == "run":
+            return self._run(state, step, stack)
+        if step.kind in ("copy", "add"):
+            return self._copy(state, step, stack)
+        raise BuildError(f"{where}: {step.kind.upper()} cannot be built")
 
-    def _history(self, state: StageState, text: str, *, empty: bool) -> None:
+    def _history(self, state: StageState, text: str, *, empty: bool, created: str) -> None:
         state.config.image.history.append(
-            History(
-                created=_now(self.request.source_date_epoch),
-                created_by=text,
-                comment=HISTORY_COMMENT,
-                empty_layer=empty,
-            )
+            History(created=created, created_by=text, comment=HISTORY_COMMENT, empty_layer=empty)
         )
 
     # --- steps that change files ----------------------------------------------------------
@@ -324,7 +417,7 @@ class _Build:
 
         return resolve_user(root, state.config.image.config.user)
 
-    def _workdir(self, state: StageState, step: Step) -> None:
+    def _workdir(self, state: StageState, step: Step) -> CachedStep:
         config = state.config.image.config
         config.working_dir = resolve_workdir(config.working_dir, step.args[0])
         text = f"WORKDIR {config.working_dir}"
@@ -332,9 +425,9 @@ class _Build:
             with self._mounted(state, work) as mounted:
                 user = self._user(mounted.merged, state)
                 mkdir_in_root(mounted.merged, config.working_dir, user.uid, user.gid)
-            self._commit(state, work / "upper", text)
+            return self._commit(state, work / "upper", text)
 
-    def _run(self, state: StageState, step: Step) -> None:
+    def _run(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
         from builder.runtime.container import run
         from builder.runtime.spec import RunSpec
         from builder.solve.run_mounts import prepare_mounts
@@ -348,7 +441,7 @@ class _Build:
         if wanted not in ("host", "none"):
             raise BuildError(f"RUN --network={wanted} is not supported (use host or none)")
         network: Literal["host", "none"] = "host" if wanted == "host" else "none"
-        insecure = (flags.get("security") or ["sandbox"])[-1] == "insecure"
+        insecure = _last(flags, "security") == "insecure"
         if insecure and not self.request.allow_insecure:
             raise BuildError(
                 "RUN --security=insecure is not allowed",
@@ -376,8 +469,8 @@ class _Build:
                 mkdir_in_root(root, cwd)
                 args, heredoc_mounts = self._run_args(state, cmd, work)
                 with prepare_mounts(
-                    mounts, self._mount_sources(), work_dir=work / "mounts", workdir=cwd,
-                    step_env=env, insecure=insecure,
+                    mounts, self._mount_sources(stack), work_dir=work / "mounts", workdir=cwd,
+                    step_env=env, insecure=insecure, cancel=self.cancel,
                 ) as (run_mounts, extra_env):  # fmt: skip
                     spec = RunSpec(
                         args=args,
@@ -390,7 +483,7 @@ class _Build:
                     )
                     result = run(
                         root, spec, runtime=self.request.runtime, output=output,
-                        work_dir=work / "bundle",
+                        work_dir=work / "bundle", cancel=self.cancel,
                     )  # fmt: skip
             if pending:
                 tail.append(pending.decode("utf-8", "replace"))
@@ -403,52 +496,43 @@ class _Build:
                     if tail
                     else None,
                 )
-            self._commit(state, work / "upper", run_history(state.config, step, args))
+            return self._commit(state, work / "upper", run_history(state.config, step, args))
 
-    def _run_args(
-        self, state: StageState, cmd: RunCommand, work: Path
-    ) -> tuple[list[str], list[Mount]]:
-        """The process's argv, and mounts for heredoc scripts with a `#!` line."""
+    @staticmethod
+    def _run_args(state: StageState, cmd: RunCommand, work: Path) -> tuple[list[str], list[Mount]]:
+        """The process's argv, and a mount for a heredoc script with a `#!` line."""
         from builder.runtime.spec import Mount
 
-        if not cmd.prepend_shell:
-            return list(cmd.cmd_line), []
-        script = cmd.cmd_line[0]
-        shell = state.config.shell
-        if not cmd.heredocs:
-            return [*shell, script], []
-        only = cmd.heredocs[0]
-        if len(cmd.heredocs) == 1 and script.strip() in (f"<<{only.name}", f"<<-{only.name}"):
-            body = _chomp(only)
-            if body.startswith("#!"):  # run as a file, so the kernel honours the #! line
-                scripts = work / "heredocs"
-                scripts.mkdir(exist_ok=True)
-                path = scripts / "script"
-                path.write_text(body)
-                path.chmod(0o755)
-                target = f"/dev/pipes/{only.name}"
-                return [target], [Mount(target, "bind", str(path), ("rbind", "ro"))]
-            return [*shell, body], []
-        # heredocs feeding commands (`python3 <<EOF`): the shell reads them from the script
-        text = script + "\n" + "".join(h.content + h.name + "\n" for h in cmd.heredocs)
-        return [*shell, text.rstrip("\n")], []
+        args, script = _run_argv(state.config.shell, cmd)
+        if script is None:
+            return args, []
+        scripts = work / "heredocs"
+        scripts.mkdir(exist_ok=True)
+        path = scripts / "script"
+        path.write_text(script)
+        path.chmod(0o755)
+        return args, [Mount(args[0], "bind", str(path), ("rbind", "ro"))]
 
-    def _mount_sources(self) -> MountSources:
+    def _mount_sources(self, stack: ExitStack) -> MountSources:
         from builder.solve.run_mounts import MountSources
 
         return MountSources(
             context_dir=self.request.context_dir,
             ignore=self.ignore,
-            stage_root=self._readonly_root,
+            stage_root=lambda name: self._readonly_root(name, stack),
             secrets=self.request.secrets,
             ssh=self.request.ssh,
             cache_root=self.store.cache_root,
         )
 
-    def _readonly_root(self, name: str) -> Path:
+    def _readonly_root(self, name: str, stack: ExitStack) -> Path:
         """A read-only tree of a stage (by name or index) or an image, for `--from`."""
+        from builder.snapshot.overlay import overlay_root, remove_work_dir
+
         lowers = self._lowers_of(name)
-        return self._mount_readonly(lowers)
+        work = self.store.temp_dir("from")
+        stack.callback(remove_work_dir, work)
+        return stack.enter_context(overlay_root(lowers, work, writable=False)).merged
 
     def _lowers_of(self, name: str) -> list[Path]:
         assert self.plan is not None
@@ -460,15 +544,7 @@ class _Build:
             return list(self.stages[stage.index].snapshots)
         return self.store.ensure_snapshots(self._base_record(name))
 
-    def _mount_readonly(self, lowers: list[Path]) -> Path:
-        from builder.snapshot.overlay import overlay_root, remove_work_dir
-
-        work = self.store.temp_dir("from")
-        self._cleanup.callback(remove_work_dir, work)
-        root = self._cleanup.enter_context(overlay_root(lowers, work, writable=False))
-        return root.merged
-
-    def _copy(self, state: StageState, step: Step) -> None:
+    def _copy(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
         from builder.solve.add import add_into
         from builder.solve.copy import InlineFile, copy_into
 
@@ -498,7 +574,7 @@ class _Build:
         )
         text = copy_history(step)
         from_ = _last(flags, "from")
-        src_root = self._readonly_root(from_) if from_ else self.request.context_dir
+        src_root = self._readonly_root(from_, stack) if from_ else self.request.context_dir
         with self._step_work() as work:
             with self._mounted(state, work) as mounted:
                 root = mounted.merged
@@ -538,19 +614,22 @@ class _Build:
                         source_is_context=from_ is None,
                     )
             tree = dest_root if link else work / "upper"
-            self._commit(state, tree, text, overlay=not link)
+            return self._commit(state, tree, text, overlay=not link)
 
     # --- commits ---------------------------------------------------------------------------
 
-    def _commit(self, state: StageState, tree: Path, text: str, *, overlay: bool = True) -> None:
+    def _commit(
+        self, state: StageState, tree: Path, text: str, *, overlay: bool = True
+    ) -> CachedStep:
         """Turn a step's changed tree into a layer (or an empty_layer history entry)."""
         from builder.snapshot.layer import write_layer
 
+        created = _now(self.request.source_date_epoch)
         if overlay:
             _prune_unchanged_dirs(tree, state.snapshots)
         if not any(tree.iterdir()):
-            self._history(state, text, empty=True)
-            return
+            self._history(state, text, empty=True, created=created)
+            return CachedStep(None, None, created)
         with self.store.blob_writer() as writer:
             blob = write_layer(
                 tree,
@@ -560,14 +639,143 @@ class _Build:
                 from_overlay_upper=overlay,
             )
         if blob.entries == 0:
-            self._history(state, text, empty=True)
-            return
-        image = state.config.image
-        image.diff_ids.append(blob.diff_id)
-        chain = chain_ids(image.diff_ids)[-1]
+            self._history(state, text, empty=True, created=created)
+            return CachedStep(None, None, created)
+        layer = Descriptor(mediatypes.OCI_LAYER_GZIP, blob.digest, blob.size)
+        chain = chain_ids([*state.config.image.diff_ids, blob.diff_id])[-1]
         state.snapshots.append(self.store.adopt_snapshot(chain, tree))
-        state.layers.append(Descriptor(mediatypes.OCI_LAYER_GZIP, blob.digest, blob.size))
-        self._history(state, text, empty=False)
+        self._add_layer(state, layer, blob.diff_id, text, created)
+        return CachedStep(layer, blob.diff_id, created, chain=chain)
+
+    def _add_layer(
+        self, state: StageState, layer: Descriptor, diff_id: str, text: str, created: str
+    ) -> None:
+        state.config.image.diff_ids.append(diff_id)
+        state.layers.append(layer)
+        self._history(state, text, empty=False, created=created)
+
+    # --- the cache ---------------------------------------------------------------------------
+
+    def _inputs(self, state: StageState, step: Step) -> StepInputs | None:
+        """What the step's result depends on; None when that cannot be known beforehand."""
+        flags = " ".join(step.flags)
+        if step.kind == "arg":  # declaring is not using: the value counts where it is used
+            return StepInputs(state.key, step.instruction)
+        if step.kind in CONFIG_ONLY_KINDS or step.kind == "workdir":
+            return StepInputs(state.key, " ".join([step.kind.upper(), *step.args]))
+        cmd = step.command
+        if isinstance(cmd, RunCommand):
+            return self._run_inputs(state, step, cmd)
+        assert isinstance(cmd, CopyCommand | AddCommand)
+        parsed = parse_step_flags(step.flags)
+        sources = step.args[: len(step.args) - 1 - len(cmd.heredocs)]
+        extra = {f"heredoc {h.name}": _sha256(h.content) for h in cmd.heredocs}
+        from_ = _last(parsed, "from")
+        files: dict[str, str] = {}
+        if from_:
+            extra["from"] = self._source_key(from_)
+        else:
+            remote = [s for s in sources if "://" in s or s.startswith("git@")]
+            if remote:
+                checksum = _last(parsed, "checksum")
+                if checksum is None:
+                    return None  # a download: known only after fetching it
+                extra["checksum"] = checksum
+            files = self._context_files([s for s in sources if s not in remote])
+        instruction = " ".join([step.kind.upper(), flags, *step.args]).replace("  ", " ")
+        return StepInputs(state.key, instruction, files=files, extra=extra)
+
+    def _run_inputs(self, state: StageState, step: Step, cmd: RunCommand) -> StepInputs:
+        from builder.solve.run_mounts import context_paths, secret_ids, ssh_ids
+
+        parsed = parse_step_flags(step.flags)
+        mounts = [parse_mount(value) for value in parsed.get("mount", [])]
+        network = _last(parsed, "network") or "default"
+        extra = {
+            "network": self.request.network if network == "default" else network,
+            "shell": " ".join(state.config.shell),
+        }
+        if secret_ids(mounts):
+            extra["secrets"] = ",".join(sorted(secret_ids(mounts)))  # ids only, never values
+        if ssh_ids(mounts):
+            extra["ssh"] = ",".join(sorted(ssh_ids(mounts)))
+        for mount in mounts:
+            if mount.type == "bind" and mount.from_:
+                extra[f"mount from {mount.from_}"] = self._source_key(mount.from_)
+        files = self._context_files(list(context_paths(mounts)))
+        heredocs = "".join(h.content for h in cmd.heredocs)
+        instruction = " ".join([step.instruction, *step.flags]) + heredocs
+        env = {v.name: v.value for v in step.variables}
+        return StepInputs(state.key, instruction, env=env, files=files, extra=extra)
+
+    def _source_key(self, name: str) -> str:
+        """The cache key of a stage used by `--from` (or an image's manifest digest)."""
+        assert self.plan is not None
+        try:
+            stage = self.plan.stage(int(name) if name.isdigit() else name)
+        except (KeyError, IndexError):
+            stage = None
+        if stage is not None and stage.index in self.stages:
+            return self.stages[stage.index].key
+        return self._base_record(name).manifest_digest
+
+    def _context_files(self, sources: list[str]) -> dict[str, str]:
+        """Digests of the context entries `sources` select (a wildcard may select none)."""
+        from builder.context.dockerignore import contains_wildcards
+        from builder.context.hashing import SourceNotFoundError, selection_digest
+        from builder.context.walk import walk_context
+
+        if not sources:
+            return {}
+        files: dict[str, str] = {}
+        with self.context_lock:
+            if self.context_entries is None:
+                self.context_entries = walk_context(self.request.context_dir, self.ignore)
+            for source in sources:
+                try:
+                    selection = selection_digest(
+                        self.request.context_dir, [source], self.ignore, self.statcache,
+                        entries=self.context_entries,
+                    )  # fmt: skip
+                except SourceNotFoundError:
+                    if contains_wildcards(source):
+                        continue  # BuildKit copies nothing for an empty wildcard
+                    raise BuildError(
+                        f'failed to compute cache key: "{source}": not found in the build context',
+                        hint="check the path, and that .dockerignore does not exclude it",
+                    ) from None
+                files.update(selection.files)
+        return files
+
+    def _restore(self, state: StageState, step: Step, hit: CachedStep) -> bool:
+        """Apply a cached result; False if its layer is gone (then the step runs)."""
+        if hit.layer is not None and (
+            hit.diff_id is None or not self.store.has_blob(hit.layer.digest)
+        ):
+            return False
+        where = self._where(step)
+        if step.kind in CONFIG_ONLY_KINDS:
+            text = apply_config_step(state.config, step, where)
+            if text is not None:
+                self._history(state, text, empty=True, created=hit.created)
+            return True
+        if step.kind == "workdir":
+            config = state.config.image.config
+            config.working_dir = resolve_workdir(config.working_dir, step.args[0])
+            text = f"WORKDIR {config.working_dir}"
+        elif isinstance(step.command, RunCommand):
+            args, _ = _run_argv(state.config.shell, step.command)
+            text = run_history(state.config, step, args)
+        else:
+            text = copy_history(step)
+        if hit.layer is None or hit.diff_id is None:
+            self._history(state, text, empty=True, created=hit.created)
+            return True
+        diff_ids = [*state.config.image.diff_ids, hit.diff_id]
+        snapshot = self.store.ensure_layer_snapshot(chain_ids(diff_ids)[-1], hit.layer, hit.diff_id)
+        state.snapshots.append(snapshot)
+        self._add_layer(state, hit.layer, hit.diff_id, text, hit.created)
+        return True
 
     # --- the image ---------------------------------------------------------------------------
 
@@ -600,6 +808,32 @@ def _with_env(env: list[str], extra: dict[str, str]) -> list[str]:
     """`env` with `extra` set: existing names replaced in place, new ones appended."""
     out = [item for item in env if item.partition("=")[0] not in extra]
     return out + [f"{k}={v}" for k, v in extra.items()]
+
+
+def _run_argv(shell: list[str], cmd: RunCommand) -> tuple[list[str], str | None]:
+    """A RUN's argv, and the script to mount when a heredoc starts with `#!`.
+
+    Shell form runs through SHELL. `RUN <<EOF` runs the body as the script
+    (as a file when it has a `#!` line, so the kernel honours it); heredocs
+    that feed a command (`python3 <<EOF`) go to the shell with the command.
+    """
+    if not cmd.prepend_shell:
+        return list(cmd.cmd_line), None
+    script = cmd.cmd_line[0]
+    if not cmd.heredocs:
+        return [*shell, script], None
+    only = cmd.heredocs[0]
+    if len(cmd.heredocs) == 1 and script.strip() in (f"<<{only.name}", f"<<-{only.name}"):
+        body = _chomp(only)
+        if body.startswith("#!"):
+            return [f"/dev/pipes/{only.name}"], body
+        return [*shell, body], None
+    text = script + "\n" + "".join(h.content + h.name + "\n" for h in cmd.heredocs)
+    return [*shell, text.rstrip("\n")], None
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _chomp(heredoc: Heredoc) -> str:

@@ -9,6 +9,7 @@ chain ID.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -74,6 +75,42 @@ def _referenced(index: ImageIndex) -> tuple[set[str], set[str]]:
     return blobs, chains
 
 
+def _build_cache_references(layout: StoreLayout) -> tuple[set[str], set[str]]:
+    """Blobs and snapshot hex names the build cache (`cache/steps/*.json`) still uses.
+
+    The build cache keeps its layers until `prune --all`; an unreadable entry
+    keeps nothing (the build then simply misses it).
+    """
+    blobs: set[str] = set()
+    chains: set[str] = set()
+    steps = layout.root / "cache" / "steps"
+    if not steps.is_dir():
+        return blobs, chains
+    for path in steps.glob("*.json"):
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        layer = entry.get("layer") if isinstance(entry, dict) else None
+        if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
+            blobs.add(layer["digest"])
+            chain = entry.get("chain")
+            if isinstance(chain, str) and chain.startswith("sha256:"):
+                chains.add(chain.split(":", 1)[1])
+    return blobs, chains
+
+
+def _drop_build_cache(layout: StoreLayout) -> int:
+    """Delete the build cache's step records (`prune --all`); return the bytes freed."""
+    freed = 0
+    for name in ("steps", "last"):
+        directory = layout.root / "cache" / name
+        if directory.is_dir():
+            freed += _size(directory)
+            remove_tree(directory)
+    return freed
+
+
 def _unused_snapshots(layout: StoreLayout, chains: set[str]) -> list[Path]:
     if not layout.snapshots.is_dir():
         return []
@@ -100,12 +137,17 @@ def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
         ]
         for image_id in doomed:
             index.delete(image_id)
+        if all_images:
+            reclaimed += _drop_build_cache(layout)
         # inside the index lock no index writer is active; outside the GC lock no blob writer
         for entry in _temp_entries(layout):
             reclaimed += _size(entry)
             remove_tree(entry)
             deleted_temp += 1
         blobs_used, chains_used = _referenced(index)
+        cache_blobs, cache_chains = _build_cache_references(layout)
+        blobs_used |= cache_blobs
+        chains_used |= cache_chains
 
     deleted_blobs = 0
     for digest, path in iter_blobs(layout):

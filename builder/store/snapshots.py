@@ -76,6 +76,15 @@ def ensure_snapshots(
     return [snapshot_fs(layout, c) for c in chains]
 
 
+def ensure_layer(layout: StoreLayout, chain_id: str, layer: Descriptor, diff_id: str) -> Path:
+    """Unpack one layer as the snapshot of `chain_id` unless it is there already."""
+    if not layout.snapshot(chain_id).is_dir():
+        with file_lock(layout.snapshot_lock(chain_id)):
+            if not layout.snapshot(chain_id).is_dir():
+                _unpack(layout, layer, diff_id, chain_id)
+    return snapshot_fs(layout, chain_id)
+
+
 def adopt_snapshot(layout: StoreLayout, chain_id: str, tree: Path) -> Path:
     """Make `tree` (an overlay upper dir on the store's filesystem) the snapshot of `chain_id`.
 

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from builder.errors import ImageError, StoreError
 from builder.image.digest import chain_ids
-from builder.image.model import ImageConfig, Manifest
+from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.store import blobs, gc, snapshots
 from builder.store.blobs import BlobWriter
 from builder.store.files import store_error
@@ -254,6 +254,11 @@ class Store:
             manifest = self.manifest(record)
             config = self.config(record)
             return snapshots.ensure_snapshots(self._layout, manifest.layers, config.diff_ids)
+
+    def ensure_layer_snapshot(self, chain_id: str, layer: Descriptor, diff_id: str) -> Path:
+        """The snapshot of one layer (its lower layers' snapshots exist), unpacked if missing."""
+        with self._gc.shared():
+            return snapshots.ensure_layer(self._layout, chain_id, layer, diff_id)
 
     def adopt_snapshot(self, chain_id: str, tree: Path) -> Path:
         """Move a built layer's upper dir (made under `temp_dir()`) in as `chain_id`'s snapshot."""
