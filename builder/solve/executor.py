@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from builder.dockerfile.commands import AddCommand, CopyCommand, Heredoc, RunCommand, parse_mount
 from builder.errors import BuildError, Location, PybuildError
@@ -89,6 +89,29 @@ class BuildRequest:
     pull: bool = False  #: pull base images again even when the store has them
     explain_cache: bool = False  #: report why each step missed the cache
     jobs: int = 0  #: stages run at once (0: the number of CPUs)
+    #: extra places to find step results (`--cache-from`): see `RemoteCache`
+    cache_from: list[RemoteCache] = field(default_factory=list)
+
+
+class RemoteCache(Protocol):
+    """Step results kept elsewhere (a registry, a directory): `--cache-from`."""
+
+    def lookup(self, key: str) -> CachedStep | None:
+        """The result stored for `key`, or None."""
+
+    def fetch_layer(self, store: Store, layer: Descriptor) -> bool:
+        """Put `layer`'s blob into `store` (verified); False if it cannot."""
+
+
+@dataclass(frozen=True)
+class UsedStep:
+    """A step result this build produced or reused, for `--cache-to`."""
+
+    key: str
+    result: CachedStep
+    inputs: StepInputs
+    stage: int
+    in_target: bool  #: the step is part of the final image's chain (mode=min exports these)
 
 
 @dataclass
@@ -112,6 +135,7 @@ class BuildResult:
     record: ImageRecord
     config: ImageConfig
     plan: BuildPlan
+    used: list[UsedStep] = field(default_factory=list)  #: every keyed step, for `--cache-to`
 
 
 def build(store: Store, request: BuildRequest, *, progress: Reporter = no_progress) -> BuildResult:
@@ -179,6 +203,8 @@ class _Build:
         self.context_lock = threading.Lock()
         self.context_entries: list[ContextEntry] | None = None
         self.statcache: StatCache | None = None
+        self.used: list[tuple[str, CachedStep, StepInputs, int]] = []
+        self.used_lock = threading.Lock()
 
     # --- the whole build --------------------------------------------------------------
 
@@ -219,7 +245,7 @@ class _Build:
         self.statcache.save()
         final = self.stages[self.plan.target]
         record = self._write_image(final)
-        return BuildResult(record, final.config.image, self.plan)
+        return BuildResult(record, final.config.image, self.plan, self._used_steps())
 
     def _run_wave(self, stages: list[PlannedStage], jobs: int) -> None:
         """Run stages that do not depend on each other, up to `jobs` at once.
@@ -344,11 +370,15 @@ class _Build:
             inputs = self._inputs(state, step)
             key = inputs.key() if inputs is not None else None
             use_cache = key is not None and not self._no_cache(stage)
-            hit = self.cache.get(key) if use_cache and key is not None else None
+            hit = self._lookup(key) if use_cache and key is not None else None
             if hit is not None and self._restore(state, step, hit):
-                assert key is not None
+                assert key is not None and inputs is not None
                 state.key = key
-                self.cache.remember(identity, key)
+                if self.cache.get(key) is None:  # found remotely: keep it here too
+                    self.cache.put(key, hit, inputs, identity)
+                else:
+                    self.cache.remember(identity, key)
+                self._use(key, hit, inputs, stage)
                 return True
             if inputs is not None and step.vertex is not None and self.request.explain_cache:
                 previous = self.cache.previous_inputs(identity)
@@ -360,10 +390,45 @@ class _Build:
             if inputs is not None and key is not None:
                 self.cache.put(key, result, inputs, identity)
                 state.key = key
+                self._use(key, result, inputs, stage)
             else:  # not cacheable (a download): later steps key on what it produced
                 state.key = StepInputs(state.key, step.instruction,
                                        extra={"result": result.diff_id or ""}).key()  # fmt: skip
         return False
+
+    def _lookup(self, key: str) -> CachedStep | None:
+        """The local cache first, then each `--cache-from` source in order."""
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        for remote in self.request.cache_from:
+            hit = remote.lookup(key)
+            if hit is None:
+                continue
+            layer = hit.layer
+            if layer is None or self.store.has_blob(layer.digest):
+                return hit
+            if remote.fetch_layer(self.store, layer):
+                return hit
+        return None
+
+    def _use(self, key: str, result: CachedStep, inputs: StepInputs, stage: PlannedStage) -> None:
+        with self.used_lock:
+            self.used.append((key, result, inputs, stage.index))
+
+    def _used_steps(self) -> list[UsedStep]:
+        """Every keyed step, marked when it belongs to the final image's chain."""
+        assert self.plan is not None
+        chain: set[int] = set()
+        index: int | None = self.plan.target
+        while index is not None:  # the target and the stages it is built FROM
+            chain.add(index)
+            base = self.plan.stages[index].base
+            index = base.stage_index if base.kind == "stage" else None
+        return [
+            UsedStep(key, result, inputs, stage, stage in chain)
+            for key, result, inputs, stage in self.used
+        ]
 
     def _no_cache(self, stage: PlannedStage) -> bool:
         if self.request.no_cache:
