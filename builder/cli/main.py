@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -235,6 +237,23 @@ def build_command(
             raise UsageError(
                 str(exc), hint="a tag looks like name, name:tag or registry/name:tag"
             ) from None
+        if context == "-" and not dry_run:
+            if file == "-":
+                raise UsageError("the context and the Dockerfile cannot both come from stdin")
+            with _context_from_stdin() as unpacked:
+                name = os.path.join(unpacked, file or "Dockerfile")
+                data, _ = _read_dockerfile(name)
+                options = _BuildOptions(
+                    context=unpacked, dockerfile=data, shown=file or "Dockerfile", file=name,
+                    tags=tag or [], build_args=_build_args(build_arg or []), target=target,
+                    platform=platform, network=network, secrets=secret or [], ssh=ssh or [],
+                    allow=allow or [], labels=label or [], runtime=runtime,
+                    progress=progress_mode, quiet=quiet, iidfile=iidfile, no_cache=no_cache,
+                    no_cache_filter=no_cache_filter or [], pull=pull,
+                    explain_cache=explain_cache, jobs=jobs,
+                )  # fmt: skip
+                _run_build(options)
+            return
         name = file if file is not None else os.path.join(context, "Dockerfile")
         data, shown = _read_dockerfile(name)
         if not dry_run:
@@ -299,6 +318,29 @@ class _BuildOptions:
     pull: bool = False
     explain_cache: bool = False
     jobs: int = 0
+
+
+@contextmanager
+def _context_from_stdin() -> Iterator[str]:
+    """`pybuild build -`: the context is a tar (plain or compressed) on stdin.
+
+    It is unpacked with the layer unpacker's hostile-input checks into a
+    private dir of the store, removed afterwards.
+    """
+    import shutil
+
+    from builder.cli.images import open_store
+    from builder.snapshot.apply import apply_layer
+
+    if sys.stdin.isatty():
+        raise UsageError("context `-` reads a tar from stdin, but stdin is a terminal")
+    directory = open_store().temp_dir("context")
+    try:
+        (directory / "ctx").mkdir()
+        apply_layer(sys.stdin.buffer, directory / "ctx", compression="auto", allow_devices=False)
+        yield str(directory / "ctx")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _run_build(options: _BuildOptions) -> None:

@@ -55,3 +55,25 @@ def test_missing_base_image_says_how_to_get_one(tmp_path: Path) -> None:
     proc = run(tmp_path / "store", "build", str(context))
     assert proc.returncode == 1
     assert "pybuild import" in proc.stderr
+
+
+def test_context_and_dockerfile_from_stdin(tmp_path: Path, busybox_rootfs_tar: Path) -> None:
+    import io
+    import tarfile
+
+    root = tmp_path / "store"
+    ok(root, "import", str(busybox_rootfs_tar), "busybox:latest")
+    context = _context(tmp_path, "FROM busybox\nCOPY hello.txt /\nRUN cat /hello.txt\n")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(context, arcname=".")
+    proc = run(
+        root, "build", "--progress", "plain", "-t", "fromtar:1", "-", stdin=archive.getvalue()
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hello" in proc.stderr
+    dockerfile = b"FROM busybox\nCOPY hello.txt /copied\n"
+    proc = run(root, "build", "-q", "-f", "-", str(context), stdin=dockerfile)
+    assert proc.returncode == 0, proc.stderr
+    proc = run(root, "build", "-f", "-", "-", stdin=dockerfile)
+    assert proc.returncode == 2
