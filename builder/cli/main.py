@@ -215,6 +215,22 @@ def build_command(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Stages run at once (default: the CPU count).")
     ] = 0,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output: type=image|docker|oci|tar|local|registry[,dest=...] (repeatable).",
+        ),
+    ] = None,
+    push: Annotated[bool, typer.Option("--push", help="Push the image (-t names).")] = False,
+    metadata_file: Annotated[
+        str | None, typer.Option("--metadata-file", help="Write build metadata (JSON) here.")
+    ] = None,
+    insecure_registry: Annotated[
+        list[str] | None,
+        typer.Option("--insecure-registry", help="Plain HTTP / unverified TLS for this host."),
+    ] = None,
 ) -> None:
     """Build an image from a Dockerfile (like `docker build`)."""
     try:
@@ -250,7 +266,8 @@ def build_command(
                     allow=allow or [], labels=label or [], runtime=runtime,
                     progress=progress_mode, quiet=quiet, iidfile=iidfile, no_cache=no_cache,
                     no_cache_filter=no_cache_filter or [], pull=pull,
-                    explain_cache=explain_cache, jobs=jobs,
+                    explain_cache=explain_cache, jobs=jobs, outputs=output or [], push=push,
+                    metadata_file=metadata_file, insecure_registries=insecure_registry or [],
                 )  # fmt: skip
                 _run_build(options)
             return
@@ -263,7 +280,9 @@ def build_command(
                 network=network, secrets=secret or [], ssh=ssh or [], allow=allow or [],
                 labels=label or [], runtime=runtime, progress=progress_mode, quiet=quiet,
                 iidfile=iidfile, no_cache=no_cache, no_cache_filter=no_cache_filter or [],
-                pull=pull, explain_cache=explain_cache, jobs=jobs,
+                pull=pull, explain_cache=explain_cache, jobs=jobs, outputs=output or [],
+                push=push, metadata_file=metadata_file,
+                insecure_registries=insecure_registry or [],
             )  # fmt: skip
             _run_build(options)
             return
@@ -318,6 +337,10 @@ class _BuildOptions:
     pull: bool = False
     explain_cache: bool = False
     jobs: int = 0
+    outputs: list[str] = field(default_factory=list)
+    push: bool = False
+    metadata_file: str | None = None
+    insecure_registries: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -367,13 +390,24 @@ def _run_build(options: _BuildOptions) -> None:
         labels[key] = value
     secrets = dict(parse_secret_option(s) for s in options.secrets)
     ssh = dict(parse_ssh_option(s) for s in options.ssh)
+    from builder.export.outputs import export_outputs, parse_outputs, write_metadata_file
+    from builder.image.reference import ReferenceError, parse_tag
+
+    try:
+        tags = [str(parse_tag(t)) for t in options.tags]
+    except ReferenceError as err:
+        raise UsageError(str(err)) from None
+    specs = parse_outputs(options.outputs, push=options.push, tags=options.tags)
+    for spec in specs:
+        for warning in spec.warnings:
+            sys.stderr.write(f"warning: {warning}\n")
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     request = BuildRequest(
         dockerfile=options.dockerfile,
         context_dir=Path(options.context),
         dockerfile_name=options.shown,
         dockerfile_path=None if options.file == "-" else Path(options.file),
-        tags=options.tags,
+        tags=tags if any(spec.into_store for spec in specs) else [],
         target=options.target,
         build_args=dict(options.build_args),
         labels=labels,
@@ -395,17 +429,26 @@ def _run_build(options: _BuildOptions) -> None:
         raise UsageError("--jobs must be 0 (one per CPU) or more")
     quiet = options.quiet or options.progress == "quiet"
     mode = "quiet" if quiet else options.progress
+    store = open_store()
     with make_reporter(mode, sys.stderr) as report:
-        result = build(open_store(), request, progress=report)
-    image_id = result.record.id
+        result = build(store, request, progress=report)
+    lines = export_outputs(
+        store, result.record, specs, tags=options.tags, stdout=sys.stdout.buffer,
+        insecure_registries=options.insecure_registries,
+    )  # fmt: skip
+    record = store.find(result.record.id) or result.record
+    image_id = record.id
     if options.iidfile:
         Path(options.iidfile).write_text(image_id)
+    if options.metadata_file:
+        write_metadata_file(options.metadata_file, record, store=store)
     if quiet:
-        sys.stdout.write(image_id + "\n")
+        if not any(spec.to_stdout for spec in specs):
+            sys.stdout.write(image_id + "\n")
     else:
         sys.stderr.write(f"writing image {image_id} done\n")
-        for name in result.record.names:
-            sys.stderr.write(f"naming to {name} done\n")
+        for line in lines:
+            sys.stderr.write(f"{line} done\n")
 
 
 from builder.cli.lint import lint_command  # noqa: E402  (its heavy imports are lazy)

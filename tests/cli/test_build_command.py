@@ -77,3 +77,38 @@ def test_context_and_dockerfile_from_stdin(tmp_path: Path, busybox_rootfs_tar: P
     assert proc.returncode == 0, proc.stderr
     proc = run(root, "build", "-f", "-", "-", stdin=dockerfile)
     assert proc.returncode == 2
+
+
+def test_outputs_push_and_metadata(tmp_path: Path, busybox_rootfs_tar: Path) -> None:
+    import json
+    import tarfile
+
+    from tests.registry_server import start_registry
+
+    root = tmp_path / "store"
+    ok(root, "import", str(busybox_rootfs_tar), "busybox:latest")
+    context = _context(tmp_path, "FROM busybox\nRUN echo made > /made\n")
+    rootfs_dir = tmp_path / "rootfs"
+    rootfs_tar = tmp_path / "rootfs.tar"
+    archive = tmp_path / "image.tar"
+    proc = run(
+        root, "build", "-q", "-t", "out:1", "-o", str(rootfs_dir),
+        "-o", f"type=tar,dest={rootfs_tar}", "-o", f"type=docker,dest={archive}", str(context),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (rootfs_dir / "made").read_text() == "made\n"
+    with tarfile.open(rootfs_tar) as tar:
+        assert "made" in tar.getnames()
+    assert ok(tmp_path / "other", "load", "-i", str(archive)) == "Loaded image: out:1\n"
+    with start_registry(tmp_path / "reg") as registry:
+        name = f"{registry.host}/team/out:2"
+        meta = tmp_path / "meta.json"
+        proc = run(root, "build", "--push", "-t", name, "--metadata-file", str(meta), str(context))
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(meta.read_text())
+        assert data["image.name"] == name
+        digest = data["containerimage.digest"]
+        pulled = ok(tmp_path / "third", "pull", "-q", f"{registry.host}/team/out@{digest}")
+        assert pulled.strip().endswith(digest)
+    proc = run(root, "build", "--push", str(context))
+    assert proc.returncode == 2 and "tag is needed" in proc.stderr

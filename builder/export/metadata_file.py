@@ -1,0 +1,82 @@
+"""`pybuild build --metadata-file FILE`: the build result as buildx writes it.
+
+```json
+{
+  "containerimage.config.digest": "sha256:<config>",
+  "containerimage.descriptor": {
+    "annotations": {"config.digest": "sha256:<config>",
+                    "org.opencontainers.image.created": "<created>"},
+    "digest": "sha256:<manifest>",
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "size": 506
+  },
+  "containerimage.digest": "sha256:<manifest>",
+  "image.name": "docker.io/library/app:1,localhost:5000/app:1"
+}
+```
+
+Keys sorted and indented by two spaces, as Go's json.MarshalIndent of a map.
+`image.name` (full names, comma-joined) is left out for an unnamed image;
+the `created` annotation when the config has no `created`. buildx's own
+keys (`buildx.build.ref`, provenance) have no meaning here and are not written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from builder.export.atomic_file import write_atomically
+
+if TYPE_CHECKING:
+    from builder.store import ImageRecord, Store
+
+__all__ = ["build_metadata", "write_metadata_file"]
+
+
+def build_metadata(
+    store: Store,
+    record: ImageRecord,
+    *,
+    names: Sequence[str] | None = None,
+    pushed_digest: str | None = None,
+) -> dict[str, Any]:
+    """The metadata document for `record` (names default to the record's names)."""
+    digest = pushed_digest or record.manifest_digest
+    annotations = {"config.digest": record.config_digest}
+    if record.created:
+        annotations["org.opencontainers.image.created"] = record.created
+    metadata: dict[str, Any] = {
+        "containerimage.config.digest": record.config_digest,
+        "containerimage.descriptor": {
+            "annotations": annotations,
+            "digest": digest,
+            "mediaType": record.media_type,
+            "size": store.blob_size(record.manifest_digest),
+        },
+        "containerimage.digest": digest,
+    }
+    chosen = record.names if names is None else tuple(names)
+    if chosen:
+        metadata["image.name"] = ",".join(chosen)
+    return metadata
+
+
+def write_metadata_file(
+    path: Path | str,
+    record: ImageRecord,
+    *,
+    store: Store,
+    pushed_digest: str | None = None,
+    names: Sequence[str] | None = None,
+) -> None:
+    """Write the metadata document to `path` atomically (parent directories are made)."""
+    document = build_metadata(store, record, names=names, pushed_digest=pushed_digest)
+    data = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False).encode()
+
+    def write(out: BinaryIO) -> None:
+        out.write(data)
+
+    write_atomically(Path(path), write)
