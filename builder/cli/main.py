@@ -213,7 +213,7 @@ def build_command(
         bool, typer.Option("--explain-cache", help="Say why each step missed the cache.")
     ] = False,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="Stages run at once (default: the CPU count).")
+        int, typer.Option("--jobs", "-j", help="Stages run at once (default: CPUs, at least 4).")
     ] = 0,
     output: Annotated[
         list[str] | None,

@@ -88,7 +88,7 @@ class BuildRequest:
     no_cache_filter: list[str] = field(default_factory=list)  #: stages that run without cache
     pull: bool = False  #: pull base images again even when the store has them
     explain_cache: bool = False  #: report why each step missed the cache
-    jobs: int = 0  #: stages run at once (0: the number of CPUs)
+    jobs: int = 0  #: stages run at once (0: `default_jobs()`)
     #: extra places to find step results (`--cache-from`): see `RemoteCache`
     cache_from: list[RemoteCache] = field(default_factory=list)
 
@@ -142,6 +142,15 @@ def build(store: Store, request: BuildRequest, *, progress: Reporter = no_progre
     """Build `request` into `store`; raise a PybuildError (BuildError for a failing step)."""
     with store.lease():
         return _Build(store, request, progress).run()
+
+
+def default_jobs() -> int:
+    """Stages run at once by default: the CPU count, but at least 4.
+
+    A stage mostly waits (on downloads, `sleep`, the disk), so two cores can
+    serve four stages; BuildKit sets no limit at all.
+    """
+    return max(4, os.cpu_count() or 1)
 
 
 def _now(epoch: int | None) -> str:
@@ -233,7 +242,7 @@ class _Build:
         self.statcache = StatCache.for_context(
             self.store.cache_root / "context", self.request.context_dir
         )
-        jobs = self.request.jobs or os.cpu_count() or 1
+        jobs = self.request.jobs or default_jobs()
         self.progress(
             BuildStarted(
                 sum(1 for w in self.plan.waves for i in w for s in self.plan.stages[i].steps
