@@ -83,3 +83,30 @@ def test_readme_main_job(tmp_path: Path, debian_rootfs_tar: Path) -> None:
     assert 'CMD ["/usr/sbin/sshd" "-D"]' in history[1]
     assert "RUN /bin/sh -c chmod u+s /usr/sbin/sshd" in result.stdout
     assert "naming to docker.io/library/sshd:latest done" in result.stderr
+
+
+def test_sshd_rebuilds_like_the_course_shows(tmp_path: Path, debian_rootfs_tar: Path) -> None:
+    """A second build is all CACHED; editing the chmod line re-runs only that step."""
+    import shutil
+
+    from builder.solve.progress import StepDone, StepStarted
+
+    store = Store.open(tmp_path / "store")
+    import_rootfs(store, debian_rootfs_tar, "debian:bookworm-slim")
+    context = tmp_path / "sshd"
+    shutil.copytree(FIXTURES / "sshd", context)
+    run_build(store, context, tags=["sshd"])
+
+    def statuses() -> dict[str, bool]:
+        events: list = []
+        run_build(store, context, tags=["sshd"], events=events)
+        names = {e.vertex: e.name for e in events if isinstance(e, StepStarted)}
+        return {names[e.vertex]: e.cached for e in events if isinstance(e, StepDone)
+                if "FROM" not in names[e.vertex]}  # fmt: skip
+
+    assert all(statuses().values())
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("chmod u+s", "chmod 4755"))
+    after_edit = statuses()
+    assert [cached for _, cached in sorted(after_edit.items())] == [True, True, False]
+    assert any("chmod 4755" in name for name, cached in after_edit.items() if not cached)
