@@ -231,6 +231,20 @@ def build_command(
         list[str] | None,
         typer.Option("--insecure-registry", help="Plain HTTP / unverified TLS for this host."),
     ] = None,
+    cache_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cache-from", help="Reuse steps from type=registry,ref=R | type=local,src=DIR."
+        ),
+    ] = None,
+    cache_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cache-to",
+            help="Export the cache: type=registry,ref=R[,mode=min|max], type=local,dest=DIR, "
+            "type=inline.",
+        ),
+    ] = None,
 ) -> None:
     """Build an image from a Dockerfile (like `docker build`)."""
     try:
@@ -268,6 +282,7 @@ def build_command(
                     no_cache_filter=no_cache_filter or [], pull=pull,
                     explain_cache=explain_cache, jobs=jobs, outputs=output or [], push=push,
                     metadata_file=metadata_file, insecure_registries=insecure_registry or [],
+                    cache_from=cache_from or [], cache_to=cache_to or [],
                 )  # fmt: skip
                 _run_build(options)
             return
@@ -283,6 +298,7 @@ def build_command(
                 pull=pull, explain_cache=explain_cache, jobs=jobs, outputs=output or [],
                 push=push, metadata_file=metadata_file,
                 insecure_registries=insecure_registry or [],
+                cache_from=cache_from or [], cache_to=cache_to or [],
             )  # fmt: skip
             _run_build(options)
             return
@@ -341,6 +357,8 @@ class _BuildOptions:
     push: bool = False
     metadata_file: str | None = None
     insecure_registries: list[str] = field(default_factory=list)
+    cache_from: list[str] = field(default_factory=list)
+    cache_to: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -397,7 +415,11 @@ def _run_build(options: _BuildOptions) -> None:
         tags = [str(parse_tag(t)) for t in options.tags]
     except ReferenceError as err:
         raise UsageError(str(err)) from None
+    from builder.solve.remote_cache import export_cache, open_cache_sources, parse_cache_option
+
     specs = parse_outputs(options.outputs, push=options.push, tags=options.tags)
+    cache_from = [parse_cache_option(text, direction="from") for text in options.cache_from]
+    cache_to = [parse_cache_option(text, direction="to") for text in options.cache_to]
     for spec in specs:
         for warning in spec.warnings:
             sys.stderr.write(f"warning: {warning}\n")
@@ -430,12 +452,32 @@ def _run_build(options: _BuildOptions) -> None:
     quiet = options.quiet or options.progress == "quiet"
     mode = "quiet" if quiet else options.progress
     store = open_store()
-    with make_reporter(mode, sys.stderr) as report:
-        result = build(store, request, progress=report)
+
+    def warn(message: str) -> None:
+        sys.stderr.write(f"WARNING: {message}\n")
+
+    sources = open_cache_sources(
+        store, cache_from, insecure_registries=options.insecure_registries, warn=warn
+    )
+    request.cache_from = list(sources)
+    request.inline_cache = any(cache.type == "inline" for cache in cache_to)
+    try:
+        for source in sources:
+            source.load()  # warnings before the live display starts
+        with make_reporter(mode, sys.stderr) as report:
+            result = build(store, request, progress=report)
+    finally:
+        for source in sources:
+            source.close()
     lines = export_outputs(
         store, result.record, specs, tags=options.tags, stdout=sys.stdout.buffer,
         insecure_registries=options.insecure_registries,
     )  # fmt: skip
+    for cache in cache_to:
+        lines += export_cache(
+            store, cache, result.used, image_record=result.record,
+            insecure_registries=options.insecure_registries,
+        )  # fmt: skip
     record = store.find(result.record.id) or result.record
     image_id = record.id
     if options.iidfile:
@@ -446,7 +488,8 @@ def _run_build(options: _BuildOptions) -> None:
         if not any(spec.to_stdout for spec in specs):
             sys.stdout.write(image_id + "\n")
     else:
-        sys.stderr.write(f"writing image {image_id} done\n")
+        if not any(line.startswith("writing image") for line in lines):
+            sys.stderr.write(f"writing image {image_id} done\n")
         for line in lines:
             sys.stderr.write(f"{line} done\n")
 

@@ -91,6 +91,7 @@ class BuildRequest:
     jobs: int = 0  #: stages run at once (0: `default_jobs()`)
     #: extra places to find step results (`--cache-from`): see `RemoteCache`
     cache_from: list[RemoteCache] = field(default_factory=list)
+    inline_cache: bool = False  #: `--cache-to type=inline`: records go into the image config
 
 
 class RemoteCache(Protocol):
@@ -253,8 +254,14 @@ class _Build:
             self._run_wave([self.plan.stages[i] for i in wave], jobs)
         self.statcache.save()
         final = self.stages[self.plan.target]
+        used = self._used_steps()
+        from builder.solve.remote_cache import INLINE_CACHE_KEY, embed_inline_cache
+
+        final.config.image.extra.pop(INLINE_CACHE_KEY, None)  # never a base image's records
+        if self.request.inline_cache:
+            embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
-        return BuildResult(record, final.config.image, self.plan, self._used_steps())
+        return BuildResult(record, final.config.image, self.plan, used)
 
     def _run_wave(self, stages: list[PlannedStage], jobs: int) -> None:
         """Run stages that do not depend on each other, up to `jobs` at once.
@@ -380,7 +387,7 @@ class _Build:
             key = inputs.key() if inputs is not None else None
             use_cache = key is not None and not self._no_cache(stage)
             hit = self._lookup(key) if use_cache and key is not None else None
-            if hit is not None and self._restore(state, step, hit):
+            if hit is not None and self._restore_safely(state, step, hit):
                 assert key is not None and inputs is not None
                 state.key = key
                 if self.cache.get(key) is None:  # found remotely: keep it here too
@@ -820,6 +827,21 @@ class _Build:
                     ) from None
                 files.update(selection.files)
         return files
+
+    def _restore_safely(self, state: StageState, step: Step, hit: CachedStep) -> bool:
+        """`_restore`, with a broken cached result (a lying record) counting as a miss."""
+        saved = state.copy()
+        try:
+            return self._restore(state, step, hit)
+        except PybuildError as err:
+            if step.vertex is not None:
+                self.progress(StepLog(step.vertex, f"cached result unusable, running: {err}"))
+            state.config, state.layers, state.snapshots = (
+                saved.config,
+                saved.layers,
+                saved.snapshots,
+            )
+            return False
 
     def _restore(self, state: StageState, step: Step, hit: CachedStep) -> bool:
         """Apply a cached result; False if its layer is gone (then the step runs)."""
