@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from builder.errors import ImageError
 from builder.export.archive_reader import ArchiveFiles, blob_name, read_blob_document
+from builder.export.atomic_file import write_atomically
 from builder.export.selection import ImageSelection, merge_selections
 from builder.export.staging import StagedImage, name_with_tag, stage_manifest
 from builder.export.tar_writer import TarEntry, dir_entries, file_entry, write_tar
@@ -125,28 +126,13 @@ def save_oci(
     selections = merge_selections(selections)
     if tar:
         if isinstance(dest, Path):
-            _write_file_atomically(
-                dest, lambda out: write_tar(layout_entries(store, selections), out)
-            )
+            write_atomically(dest, lambda out: write_tar(layout_entries(store, selections), out))
         else:
             write_tar(layout_entries(store, selections), dest)
         return
     if not isinstance(dest, Path):
         raise TypeError("an OCI layout directory needs a path")
     _save_layout_dir(store, selections, dest)
-
-
-def _write_file_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as out:
-            write(out)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise ImageError(f"cannot write {path}: {err.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _save_layout_dir(store: Store, selections: Sequence[ImageSelection], dest: Path) -> None:
@@ -157,7 +143,7 @@ def _save_layout_dir(store: Store, selections: Sequence[ImageSelection], dest: P
         new: list[Descriptor] = []
         for selection in selections:
             for digest, _size in image_blobs(store, selection):
-                _link_or_copy(store, digest, dest / blob_name(digest))
+                link_or_copy_blob(store, digest, dest / blob_name(digest))
             new.extend(index_entries(store, selection))
     except OSError as err:
         raise ImageError(f"cannot write the OCI layout {dest}: {err}") from None
@@ -169,7 +155,7 @@ def _save_layout_dir(store: Store, selections: Sequence[ImageSelection], dest: P
     def write_index(out: BinaryIO) -> None:
         out.write(data)
 
-    _write_file_atomically(dest / INDEX_FILE, write_index)
+    write_atomically(dest / INDEX_FILE, write_index)
 
 
 def _existing_entries(dest: Path) -> list[Descriptor]:
@@ -187,7 +173,8 @@ def _existing_entries(dest: Path) -> list[Descriptor]:
         raise ImageError(f"{dest}/{INDEX_FILE}: {err.message}") from None
 
 
-def _link_or_copy(store: Store, digest: str, target: Path) -> None:
+def link_or_copy_blob(store: Store, digest: str, target: Path) -> None:
+    """A store blob into a layout: hard-linked when the filesystem allows, else copied."""
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -13,15 +13,14 @@ the records into the image config; this only checks they are there.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.errors import ImageError, UsageError
+from builder.export.oci_layout import link_or_copy_blob
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Index
 from builder.image.reference import parse_reference
@@ -178,7 +177,7 @@ def export_to_directory(store: Store, spec: CacheSpec, records: list[CacheRecord
         existing = _existing_entries(dest / INDEX_FILE)
         _write_atomically(dest / OCI_LAYOUT_FILE, OCI_LAYOUT_BYTES)
         for layer in layers:
-            _link_or_copy(store, layer.digest, dest / blob_name(layer.digest))
+            link_or_copy_blob(store, layer.digest, dest / blob_name(layer.digest))
         for data in (config, manifest_bytes):
             target = dest / blob_name(_digest(data))
             if not target.is_file():
@@ -220,29 +219,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-
-
-def _link_or_copy(store: Store, digest: str, target: Path) -> None:
-    """A store blob into the layout: hard-linked when the filesystem allows, else copied."""
-    if target.is_file():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(store.blob_path(digest), target)
-        return
-    except FileExistsError:
-        return
-    except OSError as err:
-        if err.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-            raise
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with store.open_blob(digest) as source, open(temp, "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
-        os.replace(temp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
