@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from builder import __version__
 from builder.errors import PybuildError, UsageError
+
+if TYPE_CHECKING:
+    from builder.solve.secrets import SecretSource
 
 app = typer.Typer(
     name="pybuild",
@@ -389,7 +392,6 @@ def _run_build(options: _BuildOptions) -> None:
     from builder.cli.images import open_store
     from builder.solve.executor import BuildRequest, build
     from builder.solve.progress import make_reporter
-    from builder.solve.run_mounts import parse_secret_option, parse_ssh_option
 
     if options.network not in ("host", "none", "default"):
         raise UsageError(f"--network {options.network!r}: expected host or none")
@@ -406,8 +408,13 @@ def _run_build(options: _BuildOptions) -> None:
         if not key:
             raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
         labels[key] = value
-    secrets = dict(parse_secret_option(s) for s in options.secrets)
-    ssh = dict(parse_ssh_option(s) for s in options.ssh)
+    secrets: dict[str, SecretSource] = {}
+    ssh: dict[str, list[Path]] = {}
+    if options.secrets or options.ssh:
+        from builder.solve.run_mounts import parse_secret_option, parse_ssh_option
+
+        secrets = dict(parse_secret_option(s) for s in options.secrets)
+        ssh = dict(parse_ssh_option(s) for s in options.ssh)
     from builder.export.outputs import export_outputs, parse_outputs, write_metadata_file
     from builder.image.reference import ReferenceError, parse_tag
 
@@ -415,11 +422,13 @@ def _run_build(options: _BuildOptions) -> None:
         tags = [str(parse_tag(t)) for t in options.tags]
     except ReferenceError as err:
         raise UsageError(str(err)) from None
-    from builder.solve.remote_cache import export_cache, open_cache_sources, parse_cache_option
-
     specs = parse_outputs(options.outputs, push=options.push, tags=options.tags)
-    cache_from = [parse_cache_option(text, direction="from") for text in options.cache_from]
-    cache_to = [parse_cache_option(text, direction="to") for text in options.cache_to]
+    cache_from, cache_to = [], []
+    if options.cache_from or options.cache_to:  # the registry client is slow to import
+        from builder.solve.remote_cache import parse_cache_option
+
+        cache_from = [parse_cache_option(text, direction="from") for text in options.cache_from]
+        cache_to = [parse_cache_option(text, direction="to") for text in options.cache_to]
     for spec in specs:
         for warning in spec.warnings:
             sys.stderr.write(f"warning: {warning}\n")
@@ -456,9 +465,13 @@ def _run_build(options: _BuildOptions) -> None:
     def warn(message: str) -> None:
         sys.stderr.write(f"WARNING: {message}\n")
 
-    sources = open_cache_sources(
-        store, cache_from, insecure_registries=options.insecure_registries, warn=warn
-    )
+    sources = []
+    if cache_from:
+        from builder.solve.remote_cache import open_cache_sources
+
+        sources = open_cache_sources(
+            store, cache_from, insecure_registries=options.insecure_registries, warn=warn
+        )
     request.cache_from = list(sources)
     request.inline_cache = any(cache.type == "inline" for cache in cache_to)
     try:
@@ -474,6 +487,8 @@ def _run_build(options: _BuildOptions) -> None:
         insecure_registries=options.insecure_registries,
     )  # fmt: skip
     for cache in cache_to:
+        from builder.solve.remote_cache import export_cache
+
         lines += export_cache(
             store, cache, result.used, image_record=result.record,
             insecure_registries=options.insecure_registries,

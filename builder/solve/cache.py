@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,18 @@ class StepInputs:
     files: dict[str, str] = field(default_factory=dict)  #: context relpath -> entry digest
     extra: dict[str, str] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The inputs as JSON data (shares the dicts: do not modify the result)."""
+        return {
+            "parent": self.parent,
+            "instruction": self.instruction,
+            "env": self.env,
+            "files": self.files,
+            "extra": self.extra,
+        }
+
     def key(self) -> str:
-        return "sha256:" + _sha256(json.dumps(asdict(self), sort_keys=True))
+        return "sha256:" + _sha256(json.dumps(self.to_json(), sort_keys=True))
 
     @classmethod
     def from_json(cls, obj: Any) -> StepInputs | None:
@@ -116,7 +126,7 @@ class BuildCache:
                 "diff_id": result.diff_id,
                 "chain": result.chain,
                 "created": result.created,
-                "inputs": asdict(inputs),
+                "inputs": inputs.to_json(),
             },
         )
         self.remember(identity, key)

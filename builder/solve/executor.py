@@ -255,10 +255,12 @@ class _Build:
         self.statcache.save()
         final = self.stages[self.plan.target]
         used = self._used_steps()
-        from builder.solve.remote_cache import INLINE_CACHE_KEY, embed_inline_cache
+        from builder.solve.cache_format import INLINE_CACHE_KEY
 
         final.config.image.extra.pop(INLINE_CACHE_KEY, None)  # never a base image's records
         if self.request.inline_cache:
+            from builder.solve.remote_cache import embed_inline_cache
+
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
         return BuildResult(record, final.config.image, self.plan, used)
