@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from builder.errors import ImageError, UsageError
 from builder.export.oci_layout import link_or_copy_blob
 from builder.image import mediatypes
-from builder.image.model import Descriptor, Index
+from builder.image.model import Descriptor, Index, Manifest
 from builder.image.reference import parse_reference
 from builder.solve.cache_format import (
     INLINE_CACHE_KEY,
@@ -53,6 +53,18 @@ def usable_records(store: Store, records: list[CacheRecord]) -> tuple[list[Cache
 # --- registry ----------------------------------------------------------------------------------
 
 
+def _cache_document(
+    store: Store, records: list[CacheRecord], messages: list[str]
+) -> tuple[list[Descriptor], bytes, Manifest]:
+    """The layers, config bytes and manifest of a cache export (records lost to prune dropped)."""
+    records, dropped = usable_records(store, records)
+    if dropped:
+        messages.append(f"skipping {dropped} records whose layers are no longer in the store")
+    layers = record_layers(records)
+    config = encode_cache_config(records)
+    return layers, config, cache_manifest(config, layers)
+
+
 def export_to_registry(
     store: Store,
     spec: CacheSpec,
@@ -68,12 +80,7 @@ def export_to_registry(
     assert spec.ref is not None
     ref = parse_reference(spec.ref)
     messages = [f"exporting cache to registry {ref.familiar}"]
-    records, dropped = usable_records(store, records)
-    if dropped:
-        messages.append(f"skipping {dropped} records whose layers are no longer in the store")
-    layers = record_layers(records)
-    config = encode_cache_config(records)
-    manifest = cache_manifest(config, layers)
+    layers, config, manifest = _cache_document(store, records, messages)
     own_client = client is None
     session = client or RegistryClient(ref.registry, insecure=insecure, retry=retry)
     try:
@@ -159,12 +166,7 @@ def export_to_directory(store: Store, spec: CacheSpec, records: list[CacheRecord
     assert spec.dest is not None
     dest = Path(spec.dest)
     messages = [f"exporting cache to local directory {dest}"]
-    records, dropped = usable_records(store, records)
-    if dropped:
-        messages.append(f"skipping {dropped} records whose layers are no longer in the store")
-    layers = record_layers(records)
-    config = encode_cache_config(records)
-    manifest = cache_manifest(config, layers)
+    layers, config, manifest = _cache_document(store, records, messages)
     manifest_bytes = manifest.to_bytes()
     manifest_desc = Descriptor(
         mediatypes.OCI_MANIFEST,
