@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
-import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,28 +14,7 @@ from builder.image import mediatypes
 from builder.image.model import Descriptor, History, ImageConfig, Manifest
 from builder.plan.platform import Platform, host_platform
 from builder.store import ImageRecord, Store
-
-
-def layer_tar(files: Mapping[str, bytes]) -> bytes:
-    """An uncompressed, deterministic tar of regular files (parent dirs added)."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        dirs: set[str] = set()
-        for name in sorted(files):
-            parts = name.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                d = "/".join(parts[:i])
-                if d not in dirs:
-                    dirs.add(d)
-                    info = tarfile.TarInfo(d + "/")
-                    info.type = tarfile.DIRTYPE
-                    info.mode = 0o755
-                    tar.addfile(info)
-            info = tarfile.TarInfo(name)
-            info.size = len(files[name])
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(files[name]))
-    return out.getvalue()
+from tests.store.images import layer_tar
 
 
 def add_image(

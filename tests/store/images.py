@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from builder.image import mediatypes
@@ -19,8 +20,8 @@ class Layer:
     diff_id: str  #: sha256 of the uncompressed tar
 
 
-def make_layer(files: dict[str, bytes], *, whiteouts: tuple[str, ...] = ()) -> Layer:
-    """A layer tar with regular files (parent dirs added) and OCI whiteouts."""
+def layer_tar(files: Mapping[str, bytes], *, whiteouts: tuple[str, ...] = ()) -> bytes:
+    """An uncompressed, deterministic layer tar: regular files (parent dirs added), whiteouts."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs: set[str] = set()
@@ -42,7 +43,12 @@ def make_layer(files: dict[str, bytes], *, whiteouts: tuple[str, ...] = ()) -> L
             head, _, base = name.rpartition("/")
             info = tarfile.TarInfo(f"{head}/.wh.{base}" if head else f".wh.{base}")
             tar.addfile(info, io.BytesIO(b""))
-    data = raw.getvalue()
+    return raw.getvalue()
+
+
+def make_layer(files: dict[str, bytes], *, whiteouts: tuple[str, ...] = ()) -> Layer:
+    """A gzip layer with regular files (parent dirs added) and OCI whiteouts."""
+    data = layer_tar(files, whiteouts=whiteouts)
     return Layer(gzip.compress(data, mtime=0), "sha256:" + hashlib.sha256(data).hexdigest())
 
 
