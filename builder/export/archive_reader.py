@@ -296,6 +296,43 @@ class TarArchiveFiles:
 # --- layout directories --------------------------------------------------------------------
 
 
+@contextmanager
+def open_regular_beneath(root: Path, relpath: str, what: str) -> Iterator[tuple[BinaryIO, int]]:
+    """`root/relpath` opened for reading, never through a symlink; the file and its size.
+
+    `relpath` must already be clean (no `..`, no leading `/`). Anything that is
+    missing, a symlink or not a regular file is an ImageError naming `what`.
+    """
+    parts = relpath.split("/")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fds: list[int] = []
+    try:
+        try:
+            fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            for part in parts[:-1]:
+                fds.append(os.open(part, flags | os.O_DIRECTORY, dir_fd=fds[-1]))
+            fd = os.open(parts[-1], flags, dir_fd=fds[-1])
+        except FileNotFoundError:
+            raise ImageError(
+                f"{root}: {what} is missing", hint="the layout is incomplete"
+            ) from None
+        except OSError as err:
+            if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise ImageError(
+                    f"{root}: {what} is a symlink or not a regular file",
+                    hint="layout files must be regular files inside the layout",
+                ) from None
+            raise ImageError(f"{root}: cannot open {what}: {err.strerror}") from None
+        with os.fdopen(fd, "rb") as source:
+            info = os.fstat(source.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageError(f"{root}: {what} is not a regular file")
+            yield source, info.st_size
+    finally:
+        for dir_fd in fds:
+            os.close(dir_fd)
+
+
 class LayoutDirFiles:
     """An OCI image layout directory, read on demand without following symlinks."""
 
@@ -305,34 +342,9 @@ class LayoutDirFiles:
 
     @contextmanager
     def _open(self, name: str) -> Iterator[tuple[BinaryIO, int]]:
-        parts = canonical_name(name, "file in the layout").split("/")
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-        fds: list[int] = []
-        try:
-            try:
-                fds.append(os.open(self._root, flags | os.O_DIRECTORY))
-                for part in parts[:-1]:
-                    fds.append(os.open(part, flags | os.O_DIRECTORY, dir_fd=fds[-1]))
-                fd = os.open(parts[-1], flags, dir_fd=fds[-1])
-            except FileNotFoundError:
-                raise ImageError(
-                    f"{self._root}: no file {name!r}", hint="the OCI layout is incomplete"
-                ) from None
-            except OSError as err:
-                if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise ImageError(
-                        f"{self._root}: {name!r} is a symlink or not a regular file",
-                        hint="layout files must be regular files inside the layout",
-                    ) from None
-                raise ImageError(f"{self._root}: cannot open {name!r}: {err.strerror}") from None
-            with os.fdopen(fd, "rb") as source:
-                info = os.fstat(source.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    raise ImageError(f"{self._root}: {name!r} is not a regular file")
-                yield source, info.st_size
-        finally:
-            for dir_fd in fds:
-                os.close(dir_fd)
+        relpath = canonical_name(name, "file in the layout")
+        with open_regular_beneath(self._root, relpath, repr(name)) as opened:
+            yield opened
 
     def exists(self, name: str) -> bool:
         """Whether anything is there (a symlink too: reading it then says what is wrong)."""

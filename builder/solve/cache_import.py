@@ -17,10 +17,7 @@ Sources are thread-safe (parallel stages look up at the same time).
 
 from __future__ import annotations
 
-import errno
 import io
-import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -331,28 +328,8 @@ class LocalCacheSource(CacheSource):
 @contextmanager
 def _open_blob(root: Path, digest: str) -> Iterator[tuple[BinaryIO, int]]:
     """`root/blobs/<alg>/<hex>` opened for reading: no symlinks, a regular file, its size."""
-    from builder.export.archive_reader import blob_name
+    from builder.export.archive_reader import blob_name, open_regular_beneath
 
-    parts = blob_name(digest).split("/")  # digest was validated: no "..", no "/"
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fds: list[int] = []
-    try:
-        try:
-            fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-            for part in parts[:-1]:
-                fds.append(os.open(part, flags | os.O_DIRECTORY, dir_fd=fds[-1]))
-            fd = os.open(parts[-1], flags, dir_fd=fds[-1])
-        except FileNotFoundError:
-            raise ImageError(f"{root}: blob {digest} is missing") from None
-        except OSError as err:
-            if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise ImageError(f"{root}: blob {digest} is a symlink or not a file") from None
-            raise ImageError(f"{root}: cannot open blob {digest}: {err.strerror}") from None
-        with os.fdopen(fd, "rb") as source:
-            info = os.fstat(source.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ImageError(f"{root}: blob {digest} is not a regular file")
-            yield source, info.st_size
-    finally:
-        for dir_fd in fds:
-            os.close(dir_fd)
+    # the digest was validated: no "..", no "/"
+    with open_regular_beneath(root, blob_name(digest), f"blob {digest}") as opened:
+        yield opened
