@@ -72,6 +72,7 @@ def apply_layer(
     overlay: bool = False,
     allow_devices: bool | None = None,
     expected_diff_id: str | None = None,
+    whiteouts: bool = True,
 ) -> ApplyResult:
     """Unpack the layer tar read from `stream` into the directory `dest`.
 
@@ -81,7 +82,8 @@ def apply_layer(
     needs root. Raises LayerError on hostile or broken input, and
     DigestMismatchError when `expected_diff_id` is given and the stream hashes
     differently (dest then holds a layer that is not the one announced:
-    discard it).
+    discard it). `whiteouts=False` is for plain archives (ADD): `.wh.*` names
+    are ordinary files there, as Docker treats them.
     """
     is_root = os.geteuid() == 0
     if allow_devices is None:
@@ -94,7 +96,13 @@ def apply_layer(
         except OSError as e:
             raise LayerError(f"cannot apply a layer to {dest}: {e.strerror or e}") from None
         with root:
-            applier = _Applier(root, overlay=overlay, allow_devices=allow_devices, is_root=is_root)
+            applier = _Applier(
+                root,
+                overlay=overlay,
+                allow_devices=allow_devices,
+                is_root=is_root,
+                whiteouts=whiteouts,
+            )
             tar = TarStream(cast(BinaryIO, hashed))
             try:
                 for member in tar:
@@ -124,6 +132,7 @@ class _Applier:
     overlay: bool
     allow_devices: bool
     is_root: bool
+    whiteouts: bool = True  #: False: `.wh.*` names are plain files (archives, not layers)
     entries: int = 0
     #: paths this layer created, and their ancestors: whiteouts do not touch them
     kept: set[str] = field(default_factory=set)
@@ -133,10 +142,10 @@ class _Applier:
         self.entries += 1
         name = member.name
         path = member_path(name)
-        if is_aufs_metadata(path):
+        if self.whiteouts and is_aufs_metadata(path):
             return
         try:
-            whiteout = parse_whiteout(path)
+            whiteout = parse_whiteout(path) if self.whiteouts else None
             if whiteout is not None:
                 self._whiteout(whiteout, name)
             else:

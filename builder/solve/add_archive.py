@@ -89,7 +89,12 @@ def unpack_archive(transfer: Transfer, tree: SourceTree, match: SourceMatch) -> 
             try:
                 with _open_source(tree, match) as raw:
                     try:
-                        apply_layer(raw, Path(f"/proc/self/fd/{staging_fd}"), compression="auto")
+                        apply_layer(
+                            raw,
+                            Path(f"/proc/self/fd/{staging_fd}"),
+                            compression="auto",
+                            whiteouts=False,  # an archive, not a layer: .wh.x is a file
+                        )
                     except PybuildError as exc:
                         raise BuildError(
                             f"ADD failed: cannot unpack {match.shown}: {exc.message}",

@@ -156,6 +156,9 @@ def test_whiteout_names_do_not_delete_existing_files(root: Path, ctx: Path) -> N
     assert (root / "opt/x").read_text() == "keep me"
     assert (root / "opt/d/y").read_text() == "keep me too"
     assert (root / "opt/new").read_text() == "n"
+    # ... and, as in Docker, the `.wh.` names arrive as the plain files they are
+    assert (root / "opt/.wh.x").read_text() == ""
+    assert (root / "opt/d/.wh..wh..opq").is_file()
 
 
 @pytest.mark.parametrize(
