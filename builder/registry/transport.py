@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import InsecureRequestWarning, SSLError
+from urllib3.exceptions import InsecureRequestWarning, NameResolutionError, SSLError
 
 from builder.registry.errors import (
     RegistryStatusError,
@@ -40,6 +40,15 @@ MAX_SMALL_BODY = 8 << 20
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
+
+
+def _unknown_host(err: BaseException | None) -> bool:
+    """A name that does not resolve: trying again will not make it resolve."""
+    while err is not None:
+        if isinstance(err, NameResolutionError):
+            return True
+        err = getattr(err, "reason", None) or err.__cause__
+    return False
 
 
 @dataclass(frozen=True)
@@ -264,7 +273,7 @@ class Transport:
             try:
                 resp = self._send(method, url, dict(headers or {}), body, stream, max_body)
             except Urllib3Error as err:
-                if last or isinstance(err, SSLError):
+                if last or isinstance(err, SSLError) or _unknown_host(err):
                     raise error_for_exception(self.registry, err, url=_safe_url(url)) from None
                 time.sleep(self.retry.delay(attempt))
                 continue

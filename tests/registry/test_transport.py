@@ -237,3 +237,19 @@ def test_loopback_registry_with_self_signed_tls_uses_https(tls_server: str) -> N
     client = RegistryClient(tls_server, credentials=None, retry=FAST_RETRY)
     client.ping()
     assert client.transport.base_url == f"https://{tls_server}"
+
+
+def test_an_unknown_host_fails_at_once_without_retries() -> None:
+    import time
+
+    from builder.registry.transport import RetryPolicy
+
+    slow = RetryPolicy(attempts=5, backoff=2.0)  # retrying would take 30 s
+    started = time.monotonic()
+    with (
+        pytest.raises(RegistryUnavailableError) as info,
+        RegistryClient("nosuchhost.invalid", credentials=None, retry=slow) as client,
+    ):
+        client.ping()
+    assert time.monotonic() - started < 5
+    assert "unknown host" in info.value.message
