@@ -51,3 +51,9 @@ def busybox_rootfs_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if result.returncode != 0:
         pytest.fail(f"busybox.sh failed:\n{result.stderr}")
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_default_store(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never see or touch the machine's own store (/var/lib/pybuild)."""
+    os.environ["PYBUILD_ROOT"] = str(tmp_path_factory.mktemp("default-store"))

@@ -184,6 +184,11 @@ def lint_command(
             file_path_in_report=file_path_in_report,
             cache_dir=None if no_cache else default_cache_dir(),
         )
+        from dataclasses import replace
+
+        from builder.lint.images import local_image_env
+
+        settings = replace(settings, image_env=local_image_env())
         files = list(dockerfiles or ())
         if not files:
             if not Path("Dockerfile").is_file():

@@ -521,9 +521,15 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
     """
     from builder.lint import LintConfig, RuleSet, Source, lint
     from builder.lint.engine import family_rules
+    from builder.lint.images import local_image_env
 
     context_dir = Path(context) if context != "-" and Path(context).is_dir() else None
-    config = LintConfig(buildkit_checks=True, context_dir=context_dir, shellcheck=False)
+    config = LintConfig(
+        buildkit_checks=True,
+        context_dir=context_dir,
+        shellcheck=False,
+        image_env=local_image_env(),
+    )
     rules = RuleSet(buildkit=family_rules("buildkit"))
     result = lint(Source(data.decode("utf-8", "surrogateescape"), shown), config, rules=rules)
     lines = data.decode("utf-8", "replace").splitlines()

@@ -19,7 +19,7 @@ most severe wins (`error` > `warning` > `info` > `style`), as in hadolint.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,8 @@ class LintConfig:
     file_path_in_report: str | None = None
     #: the config file that was read, if any
     config_file: Path | None = None
+    #: base images' ENV from the local store (UndefinedVar); None: not known
+    image_env: Callable[[str], Mapping[str, str] | None] | None = None
 
     def severity_of(self, code: str, default: Severity) -> Severity:
         return self.overrides.get(code, default)
@@ -101,6 +103,7 @@ class LintConfig:
             label_schema=dict(self.label_schema),
             strict_labels=self.strict_labels,
             context_dir=self.context_dir,
+            image_env=self.image_env,
         )
 
 

@@ -82,6 +82,8 @@ class RuleSettings:
     strict_labels: bool = False
     #: `--context DIR` for the rules that need the build context
     context_dir: Path | None = None
+    #: a base image's ENV by name, when the local store has the image (see lint/images.py)
+    image_env: Callable[[str], Mapping[str, str] | None] | None = None
 
 
 @dataclass

@@ -265,6 +265,18 @@ def apply(dockerfile: Dockerfile, inst: Instruction, state: StageState, gargs: G
         state.shell_set = True
 
 
+def _image_state(ctx: LintContext, view: StageView) -> StageState:
+    """A stage FROM an image: the image's ENV when the local store knows it, else only PATH."""
+    lookup = ctx.settings.image_env
+    name = view.base.value
+    if lookup is None or not name or name.lower() == "scratch":
+        return StageState()
+    env = lookup(name)
+    if env is None:
+        return StageState()
+    return StageState(env={"PATH": DEFAULT_PATH, **env})
+
+
 def walk_stages(
     ctx: LintContext, gargs: GlobalArgs | None = None
 ) -> Iterator[tuple[StageView, list[Step]]]:
@@ -273,7 +285,7 @@ def walk_stages(
     finals: list[StageState] = []
     for view in stage_views(ctx, gargs):
         base = view.base_index
-        state = finals[base].inherit() if base is not None else StageState()
+        state = finals[base].inherit() if base is not None else _image_state(ctx, view)
         steps: list[Step] = []
         for inst in view.stage.instructions:
             steps.append(

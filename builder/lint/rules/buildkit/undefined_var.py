@@ -6,11 +6,12 @@ name silently becomes an empty string. RUN, CMD and ENTRYPOINT are left
 alone: their shell expands variables at run time. An ARG declared before the
 first FROM is only visible in a stage that declares it again.
 
-Not knowable without pulling the base image: the image's own ENV. A stage
-built `FROM` an earlier stage inherits that stage's ENV and ARG values; a
-stage built from an image only has `PATH`, so a variable the image defines
-(`$PYTHON_VERSION` in `python`) is reported. Skip the check for such a file
-with `# check=skip=UndefinedVar`.
+A stage built `FROM` an earlier stage inherits that stage's ENV and ARG
+values. A stage built from an image starts with the image's ENV when the
+local store has the image (`builder/lint/images.py`; nothing is pulled),
+else with only `PATH`: then a variable the image defines (`$PYTHON_VERSION`
+in `python`) is reported. Skip the check for such a file with
+`# check=skip=UndefinedVar`, or pull the image first.
 
 Bad::
 
