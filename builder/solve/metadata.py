@@ -43,9 +43,6 @@ class StageConfig:
     def shell(self) -> list[str]:
         return list(self.image.config.shell or DEFAULT_SHELL)
 
-    def env_list(self) -> list[str]:
-        return list(self.image.config.env)
-
 
 def start_stage(image: ImageConfig) -> StageConfig:
     """A stage's config right after FROM: the base's, with PATH defaulted as BuildKit does."""
