@@ -54,6 +54,10 @@ def _corrupt(what: str, detail: str) -> LayerError:
     )
 
 
+#: What tarfile and the streams below it raise on damaged input.
+_READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, OverflowError, RecursionError)
+
+
 class _StrictTarFile(tarfile.TarFile):
     """Counts extended headers in a row (each one nests a header read)."""
 
@@ -202,14 +206,7 @@ class TarStream:
             )
         except PybuildError as e:
             raise self._renamed(e) from None
-        except (
-            tarfile.TarError,
-            EOFError,
-            OSError,
-            ValueError,
-            OverflowError,
-            RecursionError,
-        ) as e:
+        except _READ_ERRORS as e:
             raise _corrupt(what, f"not a tar archive ({e})") from None
 
     def _renamed(self, error: PybuildError) -> PybuildError:
@@ -225,14 +222,7 @@ class TarStream:
                 member = self._tar.next()
             except PybuildError as e:
                 raise self._renamed(e) from None
-            except (
-                tarfile.TarError,
-                EOFError,
-                OSError,
-                ValueError,
-                OverflowError,
-                RecursionError,
-            ) as e:
+            except _READ_ERRORS as e:
                 raise _corrupt(self._what, str(e) or type(e).__name__) from None
             if member is None:
                 return
