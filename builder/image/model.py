@@ -132,6 +132,19 @@ class Descriptor:
 # --- manifests and indexes ----------------------------------------------------------
 
 
+def _document(
+    data: bytes, what: str, media_type: str | None, default: str, allowed: frozenset[str]
+) -> tuple[dict[str, Any], str]:
+    """A schema-2 manifest or index as JSON, and its media type (declared, given or default)."""
+    obj = _loads(data, what)
+    if _get(obj, "schemaVersion", int, what) != 2:
+        raise ImageError(f"{what}: unsupported schemaVersion (only 2 is supported)")
+    declared = _get(obj, "mediaType", str, what, "") or media_type or default
+    if declared not in allowed:
+        raise ImageError(f"{what}: unsupported media type {declared!r}")
+    return obj, declared
+
+
 @dataclass(frozen=True)
 class Manifest:
     """An image manifest (OCI or Docker v2 schema 2): one config, ordered layers."""
@@ -144,12 +157,9 @@ class Manifest:
     @classmethod
     def from_bytes(cls, data: bytes, media_type: str | None = None) -> Manifest:
         what = "manifest"
-        obj = _loads(data, what)
-        if _get(obj, "schemaVersion", int, what) != 2:
-            raise ImageError(f"{what}: unsupported schemaVersion (only 2 is supported)")
-        declared = _get(obj, "mediaType", str, what, "") or media_type or mediatypes.OCI_MANIFEST
-        if declared not in mediatypes.MANIFEST_TYPES:
-            raise ImageError(f"{what}: unsupported media type {declared!r}")
+        obj, declared = _document(
+            data, what, media_type, mediatypes.OCI_MANIFEST, mediatypes.MANIFEST_TYPES
+        )
         if "manifests" in obj:
             raise ImageError(f"{what}: an index was given where a manifest was expected")
         layers = _get(obj, "layers", list, what, [])
@@ -185,12 +195,9 @@ class Index:
     @classmethod
     def from_bytes(cls, data: bytes, media_type: str | None = None) -> Index:
         what = "index"
-        obj = _loads(data, what)
-        if _get(obj, "schemaVersion", int, what) != 2:
-            raise ImageError(f"{what}: unsupported schemaVersion (only 2 is supported)")
-        declared = _get(obj, "mediaType", str, what, "") or media_type or mediatypes.OCI_INDEX
-        if declared not in mediatypes.INDEX_TYPES:
-            raise ImageError(f"{what}: unsupported media type {declared!r}")
+        obj, declared = _document(
+            data, what, media_type, mediatypes.OCI_INDEX, mediatypes.INDEX_TYPES
+        )
         entries = _get(obj, "manifests", list, what, [])
         return cls(
             manifests=tuple(
