@@ -21,7 +21,7 @@ from builder import __version__
 from builder.errors import PybuildError, UsageError
 
 if TYPE_CHECKING:
-    from builder.solve.secrets import SecretSource
+    from builder.solve.mounts.secrets import SecretSource
 
 app = typer.Typer(
     name="pybuild",
@@ -390,8 +390,9 @@ def _context_from_stdin() -> Iterator[str]:
 def _run_build(options: _BuildOptions) -> None:
     """Run a build and print its result; every failure is a PybuildError."""
     from builder.cli.images import open_store
-    from builder.solve.executor import BuildRequest, build
+    from builder.solve.executor import build
     from builder.solve.progress import make_reporter
+    from builder.solve.request import SolveRequest
 
     if options.network not in ("host", "none", "default"):
         raise UsageError(f"--network {options.network!r}: expected host or none")
@@ -411,7 +412,7 @@ def _run_build(options: _BuildOptions) -> None:
     secrets: dict[str, SecretSource] = {}
     ssh: dict[str, list[Path]] = {}
     if options.secrets or options.ssh:
-        from builder.solve.run_mounts import parse_secret_option, parse_ssh_option
+        from builder.solve.mounts.run import parse_secret_option, parse_ssh_option
 
         secrets = dict(parse_secret_option(s) for s in options.secrets)
         ssh = dict(parse_ssh_option(s) for s in options.ssh)
@@ -425,7 +426,7 @@ def _run_build(options: _BuildOptions) -> None:
     specs = parse_outputs(options.outputs, push=options.push, tags=options.tags)
     cache_from, cache_to = [], []
     if options.cache_from or options.cache_to:  # the registry client is slow to import
-        from builder.solve.remote_cache import parse_cache_option
+        from builder.solve.cache.remote import parse_cache_option
 
         cache_from = [parse_cache_option(text, direction="from") for text in options.cache_from]
         cache_to = [parse_cache_option(text, direction="to") for text in options.cache_to]
@@ -433,7 +434,7 @@ def _run_build(options: _BuildOptions) -> None:
         for warning in spec.warnings:
             sys.stderr.write(f"warning: {warning}\n")
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    request = BuildRequest(
+    request = SolveRequest(
         dockerfile=options.dockerfile,
         context_dir=Path(options.context),
         dockerfile_name=options.shown,
@@ -467,7 +468,7 @@ def _run_build(options: _BuildOptions) -> None:
 
     sources = []
     if cache_from:
-        from builder.solve.remote_cache import open_cache_sources
+        from builder.solve.cache.remote import open_cache_sources
 
         sources = open_cache_sources(
             store, cache_from, insecure_registries=options.insecure_registries, warn=warn
@@ -487,7 +488,7 @@ def _run_build(options: _BuildOptions) -> None:
         insecure_registries=options.insecure_registries,
     )  # fmt: skip
     for cache in cache_to:
-        from builder.solve.remote_cache import export_cache
+        from builder.solve.cache.remote import export_cache
 
         lines += export_cache(
             store, cache, result.used, image_record=result.record,

@@ -18,7 +18,7 @@ from builder.errors import PybuildError, UsageError
 
 if TYPE_CHECKING:
     from builder.export.selection import ImageSelection
-    from builder.plan.platform import Platform
+    from builder.image.platform import Platform
     from builder.store import Store
 
 _INSECURE_HELP = "Allow plain HTTP and unverified TLS for this registry (localhost always may)."
@@ -27,7 +27,7 @@ _INSECURE_HELP = "Allow plain HTTP and unverified TLS for this registry (localho
 def _platform(text: str | None) -> Platform | None:
     if text is None:
         return None
-    from builder.plan.platform import parse_platform
+    from builder.image.platform import parse_platform
 
     try:
         return parse_platform(text)

@@ -40,8 +40,8 @@ from builder.export.tar_writer import file_entry, write_tar
 from builder.image import mediatypes
 from builder.image.digest import DigestMismatchError, digest_hex
 from builder.image.model import Descriptor, ImageConfig, Manifest
+from builder.image.platform import host_platform
 from builder.image.reference import parse_tag
-from builder.plan.platform import host_platform
 
 if TYPE_CHECKING:
     from builder.store import Store

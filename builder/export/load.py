@@ -20,7 +20,7 @@ from builder.export.archive_reader import ArchiveFiles, LayoutDirFiles, TarArchi
 from builder.export.docker_archive import MANIFEST_FILE, docker_archive_images
 from builder.export.oci_layout import is_layout, layout_images
 from builder.export.staging import StagedImage
-from builder.plan.platform import Platform
+from builder.image.platform import Platform
 
 if TYPE_CHECKING:
     from builder.store import ImageRecord, Store

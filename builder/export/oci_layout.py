@@ -32,8 +32,8 @@ from builder.export.staging import StagedImage, name_with_tag, stage_manifest
 from builder.export.tar_writer import TarEntry, dir_entries, file_entry, write_tar
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Index, is_index, select_manifest
+from builder.image.platform import Platform, host_platform
 from builder.image.reference import parse_tag
-from builder.plan.platform import Platform, host_platform
 
 if TYPE_CHECKING:
     from builder.store import Store

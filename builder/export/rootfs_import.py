@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from builder.errors import ImageError, UsageError
 from builder.image import mediatypes
 from builder.image.model import Descriptor, History, ImageConfig, Manifest
+from builder.image.platform import host_platform
 from builder.image.reference import ReferenceError, parse_tag
-from builder.plan.platform import host_platform
 
 if TYPE_CHECKING:
     from builder.store import ImageRecord, Store

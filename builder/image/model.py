@@ -16,7 +16,7 @@ from typing import Any
 from builder.errors import ImageError
 from builder.image import mediatypes
 from builder.image.digest import parse_digest
-from builder.plan.platform import Platform
+from builder.image.platform import Platform
 
 
 def _dumps(obj: Any) -> bytes:

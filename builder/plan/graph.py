@@ -37,6 +37,7 @@ from builder.dockerfile.commands import (
 )
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
 from builder.errors import Location, PlanError
+from builder.image.platform import Platform, host_platform, parse_platform, platform_args
 from builder.plan.args import (
     Scope,
     declare_global_arg,
@@ -47,7 +48,6 @@ from builder.plan.args import (
 )
 from builder.plan.base_image import image_scope, onbuild_commands
 from builder.plan.model import BaseRef, BuildPlan, PlannedStage, Step
-from builder.plan.platform import Platform, host_platform, parse_platform, platform_args
 from builder.plan.steps import StepContext, stage_steps
 
 if TYPE_CHECKING:

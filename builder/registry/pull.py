@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from builder.errors import ImageError, UsageError
 from builder.image import mediatypes
 from builder.image.model import Descriptor, ImageConfig, Index, Manifest, select_manifest
+from builder.image.platform import Platform, host_platform
 from builder.image.reference import Reference, ReferenceError, parse_reference
-from builder.plan.platform import Platform, host_platform
 from builder.registry.client import MAX_MANIFEST_SIZE, RegistryClient, Sink
 from builder.registry.parallel import Cancelled, run_jobs
 from builder.registry.progress import Kind, Progress, ProgressEvent, State, no_progress

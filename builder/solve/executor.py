@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from builder.dockerfile.commands import AddCommand, CopyCommand, Heredoc, RunCommand, parse_mount
 from builder.errors import BuildError, Location, PybuildError
@@ -30,7 +30,8 @@ from builder.image import mediatypes
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, History, ImageConfig, Manifest
 from builder.plan.model import BuildPlan, PlannedStage, Step
-from builder.solve.cache import BuildCache, CachedStep, StepInputs, explain_miss
+from builder.solve.cache.keys import BuildCache, CachedStep, StepInputs, explain_miss
+from builder.solve.cache.types import UsedStep
 from builder.solve.metadata import (
     CONFIG_ONLY_KINDS,
     HISTORY_COMMENT,
@@ -51,6 +52,7 @@ from builder.solve.progress import (
     StepStarted,
     no_progress,
 )
+from builder.solve.request import SolveRequest, SolveResult
 
 if TYPE_CHECKING:
     from builder.context.dockerignore import IgnoreMatcher
@@ -59,60 +61,8 @@ if TYPE_CHECKING:
     from builder.runtime.spec import Mount
     from builder.runtime.users import ResolvedUser
     from builder.snapshot.overlay import OverlayRoot
-    from builder.solve.run_mounts import MountSources
-    from builder.solve.secrets import SecretSource
+    from builder.solve.mounts.run import MountSources
     from builder.store import ImageRecord, Store
-
-
-@dataclass
-class BuildRequest:
-    """What `pybuild build` was asked to do."""
-
-    dockerfile: bytes
-    context_dir: Path
-    dockerfile_name: str = "Dockerfile"  #: shown in messages (`Dockerfile:3`)
-    dockerfile_path: Path | None = None  #: for `<name>.dockerignore` next to it
-    tags: list[str] = field(default_factory=list)
-    target: str | None = None
-    build_args: dict[str, str | None] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    platform: str | None = None
-    network: str = "host"  #: default network of RUN steps: host or none
-    runtime: str = "runc"
-    allow_insecure: bool = False  #: `--allow security.insecure`
-    secrets: dict[str, SecretSource] = field(default_factory=dict)
-    ssh: dict[str, list[Path]] = field(default_factory=dict)  #: id -> agent sockets / keys
-    source_date_epoch: int | None = None
-    environ: dict[str, str] | None = None  #: for bare `--build-arg NAME` (default: os.environ)
-    no_cache: bool = False  #: run every step (results are still stored)
-    no_cache_filter: list[str] = field(default_factory=list)  #: stages that run without cache
-    pull: bool = False  #: pull base images again even when the store has them
-    explain_cache: bool = False  #: report why each step missed the cache
-    jobs: int = 0  #: stages run at once (0: `default_jobs()`)
-    #: extra places to find step results (`--cache-from`): see `RemoteCache`
-    cache_from: list[RemoteCache] = field(default_factory=list)
-    inline_cache: bool = False  #: `--cache-to type=inline`: records go into the image config
-
-
-class RemoteCache(Protocol):
-    """Step results kept elsewhere (a registry, a directory): `--cache-from`."""
-
-    def lookup(self, key: str) -> CachedStep | None:
-        """The result stored for `key`, or None."""
-
-    def fetch_layer(self, store: Store, layer: Descriptor) -> bool:
-        """Put `layer`'s blob into `store` (verified); False if it cannot."""
-
-
-@dataclass(frozen=True)
-class UsedStep:
-    """A step result this build produced or reused, for `--cache-to`."""
-
-    key: str
-    result: CachedStep
-    inputs: StepInputs
-    stage: int
-    in_target: bool  #: the step is part of the final image's chain (mode=min exports these)
 
 
 @dataclass
@@ -131,15 +81,7 @@ class StageState:
         return StageState(config, list(self.layers), list(self.snapshots), self.key, self.missed)
 
 
-@dataclass
-class BuildResult:
-    record: ImageRecord
-    config: ImageConfig
-    plan: BuildPlan
-    used: list[UsedStep] = field(default_factory=list)  #: every keyed step, for `--cache-to`
-
-
-def build(store: Store, request: BuildRequest, *, progress: Reporter = no_progress) -> BuildResult:
+def build(store: Store, request: SolveRequest, *, progress: Reporter = no_progress) -> SolveResult:
     """Build `request` into `store`; raise a PybuildError (BuildError for a failing step)."""
     with store.lease():
         return _Build(store, request, progress).run()
@@ -198,7 +140,7 @@ def mkdir_in_root(root: Path, path: str, uid: int = 0, gid: int = 0) -> bool:
 
 
 class _Build:
-    def __init__(self, store: Store, request: BuildRequest, progress: Reporter):
+    def __init__(self, store: Store, request: SolveRequest, progress: Reporter):
         self.store = store
         self.request = request
         self.progress = progress
@@ -209,7 +151,8 @@ class _Build:
         self.base_records: dict[str, ImageRecord] = {}
         self.base_lock = threading.Lock()
         self.cache = BuildCache(store.cache_root)
-        self.cancel = threading.Event()  #: set when one stage fails: the others stop
+        #: set when one stage fails (the others stop) or by the caller (everything stops)
+        self.cancel = request.cancel if request.cancel is not None else threading.Event()
         self.context_lock = threading.Lock()
         self.context_entries: list[ContextEntry] | None = None
         self.statcache: StatCache | None = None
@@ -218,7 +161,7 @@ class _Build:
 
     # --- the whole build --------------------------------------------------------------
 
-    def run(self) -> BuildResult:
+    def run(self) -> SolveResult:
         from builder.context.dockerignore import DockerignoreError, load_ignore_patterns
         from builder.dockerfile.parser import parse
         from builder.plan.graph import plan
@@ -255,15 +198,15 @@ class _Build:
         self.statcache.save()
         final = self.stages[self.plan.target]
         used = self._used_steps()
-        from builder.solve.cache_format import INLINE_CACHE_KEY
+        from builder.solve.cache.format import INLINE_CACHE_KEY
 
         final.config.image.extra.pop(INLINE_CACHE_KEY, None)  # never a base image's records
         if self.request.inline_cache:
-            from builder.solve.remote_cache import embed_inline_cache
+            from builder.solve.cache.remote import embed_inline_cache
 
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
-        return BuildResult(record, final.config.image, self.plan, used)
+        return SolveResult(record, final.config.image, self.plan, used)
 
     def _run_wave(self, stages: list[PlannedStage], jobs: int) -> None:
         """Run stages that do not depend on each other, up to `jobs` at once.
@@ -333,7 +276,7 @@ class _Build:
         if base.kind == "stage" and base.stage_index is not None:
             return self.stages[base.stage_index].copy()
         if base.kind == "scratch":
-            from builder.plan.platform import parse_platform
+            from builder.image.platform import parse_platform
 
             assert self.plan is not None
             platform = parse_platform(stage.platform or self.plan.platform)
@@ -513,7 +456,7 @@ class _Build:
     def _run(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
         from builder.runtime.container import run
         from builder.runtime.spec import RunSpec
-        from builder.solve.run_mounts import prepare_mounts
+        from builder.solve.mounts.run import prepare_mounts
 
         cmd = step.command
         assert isinstance(cmd, RunCommand)
@@ -597,7 +540,7 @@ class _Build:
         return args, [Mount(args[0], "bind", str(path), ("rbind", "ro"))]
 
     def _mount_sources(self, stack: ExitStack) -> MountSources:
-        from builder.solve.run_mounts import MountSources
+        from builder.solve.mounts.run import MountSources
 
         return MountSources(
             context_dir=self.request.context_dir,
@@ -628,8 +571,8 @@ class _Build:
         return self.store.ensure_snapshots(self._base_record(name))
 
     def _copy(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
-        from builder.solve.add import add_into
-        from builder.solve.copy import InlineFile, copy_into
+        from builder.solve.copy.add import add_into
+        from builder.solve.copy.files import InlineFile, copy_into
 
         cmd = step.command
         assert isinstance(cmd, CopyCommand | AddCommand)
@@ -769,7 +712,7 @@ class _Build:
         return StepInputs(state.key, instruction, files=files, extra=extra)
 
     def _run_inputs(self, state: StageState, step: Step, cmd: RunCommand) -> StepInputs:
-        from builder.solve.run_mounts import context_paths, secret_ids, ssh_ids
+        from builder.solve.mounts.run import context_paths, secret_ids, ssh_ids
 
         parsed = parse_step_flags(step.flags)
         mounts = [parse_mount(value) for value in parsed.get("mount", [])]

@@ -14,7 +14,7 @@ from builder.export.oci_layout import save_oci
 from builder.export.selection import select_images
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Index
-from builder.plan.platform import host_platform
+from builder.image.platform import host_platform
 from tests.conftest import require_tool
 from tests.export.conftest import run
 
@@ -131,7 +131,7 @@ def _write_blob(layout: Path, data: bytes) -> Descriptor:
 
 
 def test_nested_index_selects_the_host_platform(layout: Path, busybox_image, target) -> None:
-    from builder.plan.platform import Platform
+    from builder.image.platform import Platform
 
     [entry] = Index.from_bytes((layout / "index.json").read_bytes()).manifests
     host = host_platform()

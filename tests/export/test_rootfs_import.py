@@ -17,7 +17,7 @@ import zstandard
 from builder.errors import LayerError, UsageError
 from builder.export.rootfs_import import import_rootfs
 from builder.image import mediatypes
-from builder.plan.platform import host_platform
+from builder.image.platform import host_platform
 from tests.export.conftest import CREATED, blob_files
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from builder.dockerfile.parser import parse
 from builder.errors import ParseError, PlanError
+from builder.image.platform import host_platform
 from builder.plan.graph import BuildPlan, plan
-from builder.plan.platform import host_platform
 
 
 def make_plan(text: str, **options: Any) -> BuildPlan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.plan.platform import Platform, host_platform, parse_platform, platform_args
+from builder.image.platform import Platform, host_platform, parse_platform, platform_args
 
 
 @pytest.mark.parametrize(

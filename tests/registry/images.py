@@ -12,7 +12,7 @@ from isal import igzip
 
 from builder.image import mediatypes
 from builder.image.model import Descriptor, History, ImageConfig, Manifest
-from builder.plan.platform import Platform, host_platform
+from builder.image.platform import Platform, host_platform
 from builder.store import ImageRecord, Store
 from tests.store.images import layer_tar
 

@@ -13,7 +13,7 @@ from builder.errors import ImageError, UsageError
 from builder.image import mediatypes
 from builder.image.digest import DigestMismatchError
 from builder.image.model import Descriptor, Index
-from builder.plan.platform import Platform, host_platform
+from builder.image.platform import Platform, host_platform
 from builder.registry.client import RegistryClient
 from builder.registry.credentials import store_credentials
 from builder.registry.errors import RegistryAuthError, RegistryNotFoundError

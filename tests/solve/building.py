@@ -7,8 +7,9 @@ from pathlib import Path
 
 from builder.export.rootfs_import import import_rootfs
 from builder.snapshot.apply import apply_layer
-from builder.solve.executor import BuildRequest, BuildResult, build
+from builder.solve.executor import build
 from builder.solve.progress import Event
+from builder.solve.request import SolveRequest, SolveResult
 from builder.store import ImageRecord, Store
 
 CREATED = "2024-01-01T00:00:00Z"
@@ -42,8 +43,8 @@ def run_build(
     tags: list[str] | None = None,
     events: list[Event] | None = None,
     **options: object,
-) -> BuildResult:
-    request = BuildRequest(
+) -> SolveResult:
+    request = SolveRequest(
         dockerfile=(context / "Dockerfile").read_bytes(),
         context_dir=context,
         dockerfile_name="Dockerfile",

@@ -24,10 +24,10 @@ import pytest
 import zstandard
 
 from builder.errors import BuildError
-from builder.solve.add import add_into
-from builder.solve.add_git import GitRef, parse_git_ref
-from builder.solve.add_url import is_http_source, url_file_name
-from builder.solve.copy import InlineFile
+from builder.solve.copy.add import add_into
+from builder.solve.copy.files import InlineFile
+from builder.solve.copy.git import GitRef, parse_git_ref
+from builder.solve.copy.url import is_http_source, url_file_name
 from tests.solve.test_copy import GROUP, PASSWD, T2001, File, Link, listing, make_tree
 
 # --------------------------------------------------------------------------

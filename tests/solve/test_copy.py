@@ -15,8 +15,8 @@ import pytest
 
 from builder.context.dockerignore import parse_ignore_file
 from builder.errors import BuildError
-from builder.solve.copy import InlineFile, chomp_heredoc, copy_into
-from builder.solve.copy_dest import dest_path
+from builder.solve.copy.dest import dest_path
+from builder.solve.copy.files import InlineFile, chomp_heredoc, copy_into
 
 T2001 = 978_307_200  # 2001-01-01T00:00:00Z
 T2002 = 1_009_843_200

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from builder.errors import BuildError
-from builder.solve.chmod import parse_chmod
-from builder.solve.chown import resolve_chown
+from builder.solve.copy.chmod import parse_chmod
+from builder.solve.copy.chown import resolve_chown
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_secret_is_readable_but_stored_nowhere(store: Store, tmp_path: Path) -> 
         "RUN --mount=type=secret,id=tok cp /run/secrets/tok /copy && rm /copy "
         "&& wc -c < /run/secrets/tok && echo done > /done\n"
     )
-    from builder.solve.run_mounts import parse_secret_option
+    from builder.solve.mounts.run import parse_secret_option
 
     secrets = dict([parse_secret_option(f"id=tok,src={source}")])
     text = _output(store, tmp_path, dockerfile, secrets=secrets)

@@ -20,21 +20,21 @@ from builder.image.digest import sha256_digest
 from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.registry.push import push
 from builder.registry.transport import RetryPolicy
-from builder.solve.cache_format import (
+from builder.solve.cache.format import (
     CACHE_ANNOTATION,
     CACHE_CONFIG_MEDIA_TYPE,
     INLINE_CACHE_KEY,
     decode_records,
 )
-from builder.solve.executor import BuildResult
-from builder.solve.progress import StepDone, StepStarted
-from builder.solve.remote_cache import (
+from builder.solve.cache.remote import (
     CacheSource,
     embed_inline_cache,
     export_cache,
     open_cache_sources,
     parse_cache_option,
 )
+from builder.solve.progress import StepDone, StepStarted
+from builder.solve.request import SolveResult
 from builder.store import ImageRecord, Store
 from tests.registry_server import FaultProxy, RegistryServer, free_port, start_registry
 from tests.solve.building import busybox_store, output_of, run_build, write_context
@@ -95,7 +95,7 @@ def _sources(store: Store, *values: str, warnings: list[str] | None = None) -> l
     )
 
 
-def _export(store: Store, value: str, result: BuildResult) -> list[str]:
+def _export(store: Store, value: str, result: SolveResult) -> list[str]:
     spec = parse_cache_option(value, direction="to")
     return export_cache(store, spec, result.used, image_record=result.record)
 
@@ -116,7 +116,7 @@ def _cache_document(registry: RegistryServer, repo: str, tag: str) -> tuple[Mani
 @pytest.fixture(scope="module")
 def machine_a(
     tmp_path_factory: pytest.TempPathFactory, busybox_rootfs_tar: Path, registry: RegistryServer
-) -> tuple[Store, Path, BuildResult, list[str]]:
+) -> tuple[Store, Path, SolveResult, list[str]]:
     """Machine A: built DOCKERFILE and exported it to HOST/cache:main with mode=max."""
     root = tmp_path_factory.mktemp("machine-a")
     store = busybox_store(root / "store", busybox_rootfs_tar)
@@ -130,7 +130,7 @@ def machine_a(
 
 
 def test_registry_cache_makes_a_fresh_machine_run_nothing(
-    machine_a: tuple[Store, Path, BuildResult, list[str]],
+    machine_a: tuple[Store, Path, SolveResult, list[str]],
     registry: RegistryServer,
     proxy: FaultProxy,
     tmp_path: Path,
@@ -168,7 +168,7 @@ def test_registry_cache_makes_a_fresh_machine_run_nothing(
 
 
 def test_changed_last_step_runs_and_earlier_ones_are_reused(
-    machine_a: tuple[Store, Path, BuildResult, list[str]],
+    machine_a: tuple[Store, Path, SolveResult, list[str]],
     registry: RegistryServer,
     tmp_path: Path,
     busybox_rootfs_tar: Path,
@@ -226,7 +226,7 @@ def test_mode_min_lacks_the_builder_stage_and_max_has_it(
 
 
 def test_local_cache_round_trip(
-    machine_a: tuple[Store, Path, BuildResult, list[str]], tmp_path: Path, busybox_rootfs_tar: Path
+    machine_a: tuple[Store, Path, SolveResult, list[str]], tmp_path: Path, busybox_rootfs_tar: Path
 ) -> None:
     store_a, context_a, result_a, _ = machine_a
     cache_dir = tmp_path / "cache"
@@ -256,7 +256,7 @@ def test_local_cache_round_trip(
 
 
 def test_local_cache_refuses_symlinked_and_tampered_blobs(
-    machine_a: tuple[Store, Path, BuildResult, list[str]], tmp_path: Path
+    machine_a: tuple[Store, Path, SolveResult, list[str]], tmp_path: Path
 ) -> None:
     store_a, _, result_a, _ = machine_a
     cache_dir = tmp_path / "cache"
@@ -282,7 +282,7 @@ def test_local_cache_refuses_symlinked_and_tampered_blobs(
 # --- 5. inline: records in the image config -------------------------------------------------------
 
 
-def _with_inline_cache(store: Store, result: BuildResult, name: str) -> ImageRecord:
+def _with_inline_cache(store: Store, result: SolveResult, name: str) -> ImageRecord:
     """The image as the executor writes it for --cache-to type=inline (records in its config)."""
     config = ImageConfig.from_bytes(store.config_bytes(result.record))
     embed_inline_cache(config, result.used)
@@ -296,7 +296,7 @@ def _with_inline_cache(store: Store, result: BuildResult, name: str) -> ImageRec
 
 
 def test_inline_cache_in_a_pushed_image(
-    machine_a: tuple[Store, Path, BuildResult, list[str]],
+    machine_a: tuple[Store, Path, SolveResult, list[str]],
     registry: RegistryServer,
     tmp_path: Path,
     busybox_rootfs_tar: Path,
@@ -392,7 +392,7 @@ def test_tampered_cache_layer_is_refused_and_the_step_runs(
 
 
 def test_records_with_a_wrong_diff_id_are_not_stored(
-    machine_a: tuple[Store, Path, BuildResult, list[str]], tmp_path: Path
+    machine_a: tuple[Store, Path, SolveResult, list[str]], tmp_path: Path
 ) -> None:
     """A cache that lies about a layer's diff_id: the layer is refused before it is stored."""
     store_a, _, result_a, _ = machine_a
@@ -451,7 +451,7 @@ def test_malformed_records_are_image_errors(document: object) -> None:
 
 
 def test_env_values_never_leave_the_machine(
-    machine_a: tuple[Store, Path, BuildResult, list[str]], registry: RegistryServer
+    machine_a: tuple[Store, Path, SolveResult, list[str]], registry: RegistryServer
 ) -> None:
     _, document = _cache_document(registry, "cache", "main")
     run_records = [r for r in document["records"] if r["inputs"]["env"]]
@@ -504,7 +504,7 @@ def test_parse_cache_option_errors(text: str, direction: str, message: str) -> N
 
 
 def test_export_failure_with_ignore_error_is_a_warning(
-    machine_a: tuple[Store, Path, BuildResult, list[str]],
+    machine_a: tuple[Store, Path, SolveResult, list[str]],
 ) -> None:
     store_a, _, result_a, _ = machine_a
     host = f"127.0.0.1:{free_port()}"
@@ -518,7 +518,7 @@ def test_export_failure_with_ignore_error_is_a_warning(
 
 
 def test_local_export_keeps_other_tags(
-    machine_a: tuple[Store, Path, BuildResult, list[str]], tmp_path: Path
+    machine_a: tuple[Store, Path, SolveResult, list[str]], tmp_path: Path
 ) -> None:
     store_a, _, result_a, _ = machine_a
     cache_dir = tmp_path / "cache"
@@ -538,7 +538,7 @@ def test_layer_check_hashes_the_uncompressed_stream(compression: str) -> None:
     import zstandard
 
     from builder.errors import LayerError
-    from builder.solve.cache_layers import LayerCheck
+    from builder.solve.cache.layers import LayerCheck
 
     tar = os.urandom(300_000) * 4  # compressible, several chunks
     half = len(tar) // 2

@@ -19,8 +19,8 @@ from builder.errors import BuildError
 from builder.runtime.container import run
 from builder.runtime.spec import Mount, RunSpec
 from builder.runtime.users import ResolvedUser
-from builder.solve.run_mounts import MountSources, prepare_mounts
-from builder.solve.secrets import SecretSource
+from builder.solve.mounts.run import MountSources, prepare_mounts
+from builder.solve.mounts.secrets import SecretSource
 from tests.conftest import require_tool
 from tests.runtime.conftest import make_busybox_rootfs
 

@@ -11,22 +11,22 @@ import pytest
 
 from builder.dockerfile.commands import parse_mount
 from builder.errors import BuildError, UsageError
-from builder.solve.cache_mounts import CacheSpec
-from builder.solve.mount_trees import clone_tree
-from builder.solve.run_mounts import (
+from builder.solve.mounts.cache import CacheSpec
+from builder.solve.mounts.run import (
     MountSources,
     context_paths,
     prepare_mounts,
     secret_ids,
     ssh_ids,
 )
-from builder.solve.secrets import (
+from builder.solve.mounts.secrets import (
     MAX_SECRET_SIZE,
     SecretSource,
     parse_secret_option,
     read_secret,
 )
-from builder.solve.ssh_agent import parse_ssh_option
+from builder.solve.mounts.ssh import parse_ssh_option
+from builder.solve.mounts.trees import clone_tree
 
 # -------------------------------------------------------------------- --secret
 

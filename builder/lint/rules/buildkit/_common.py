@@ -22,8 +22,8 @@ from builder.context.dockerignore import DockerignoreError, IgnoreMatcher, load_
 from builder.dockerfile.ast import Dockerfile, Instruction
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
 from builder.dockerfile.text import go_trim_left_space, go_trim_space
+from builder.image.platform import host_platform, platform_args
 from builder.lint.model import LintContext, Stage
-from builder.plan.platform import host_platform, platform_args
 
 #: ARGs BuildKit reads itself and never puts in the environment.
 NON_ENV_ARGS = frozenset({"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"})

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from builder.dockerfile.text import go_quote
+from builder.image.platform import parse_platform
 from builder.lint.model import LintContext, Rule, Severity, Violation
 from builder.lint.rules.buildkit._common import docs_url, global_args, stage_views
-from builder.plan.platform import parse_platform
 
 NAME = "FromPlatformFlagConstDisallowed"
 

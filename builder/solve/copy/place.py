@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Final
 
 from builder.errors import BuildError
-from builder.solve.chmod import parse_chmod
-from builder.solve.chown import resolve_chown
-from builder.solve.copy_dest import DestRoot, DirOwner, container_path
-from builder.solve.copy_source import SourceMatch, SourceTree
-from builder.solve.copy_tree import EntryFilter, MetadataPolicy, TreeWriter, take_everything
+from builder.solve.copy.chmod import parse_chmod
+from builder.solve.copy.chown import resolve_chown
+from builder.solve.copy.dest import DestRoot, DirOwner, container_path
+from builder.solve.copy.source import SourceMatch, SourceTree
+from builder.solve.copy.tree import EntryFilter, MetadataPolicy, TreeWriter, take_everything
 
 __all__ = ["CopyReport", "InlineFile", "Transfer", "os_errors"]
 

@@ -48,16 +48,16 @@ from builder.dockerfile.commands import Mount as MountFlag
 from builder.errors import BuildError
 from builder.runtime.rootpath import resolve_in_root
 from builder.runtime.spec import Mount
-from builder.solve.cache_mounts import CacheSpec, hold_cache_dir
-from builder.solve.copy_source import Ignore, SourceTree
-from builder.solve.mount_trees import Visible, clone_tree
-from builder.solve.secrets import (
+from builder.solve.copy.source import Ignore, SourceTree
+from builder.solve.mounts.cache import CacheSpec, hold_cache_dir
+from builder.solve.mounts.secrets import (
     SECRET_SYNTAX,
     SecretSource,
     parse_secret_option,
     read_secret,
 )
-from builder.solve.ssh_agent import forward_agent, is_socket, key_agent, parse_ssh_option
+from builder.solve.mounts.ssh import forward_agent, is_socket, key_agent, parse_ssh_option
+from builder.solve.mounts.trees import Visible, clone_tree
 
 __all__ = [
     "MountSources",

@@ -24,7 +24,7 @@ from builder.export.oci_layout import link_or_copy_blob
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Index, Manifest
 from builder.image.reference import parse_reference
-from builder.solve.cache_format import (
+from builder.solve.cache.format import (
     INLINE_CACHE_KEY,
     CacheRecord,
     cache_manifest,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from builder.image.reference import Reference
     from builder.registry.client import RegistryClient
     from builder.registry.transport import RetryPolicy
-    from builder.solve.cache_spec import CacheSpec
+    from builder.solve.cache.spec import CacheSpec
     from builder.store import ImageRecord, Store
 
 _UPLOAD_JOBS = 3

@@ -37,10 +37,10 @@ from builder.errors import ImageError
 from builder.image import mediatypes
 from builder.image.digest import parse_digest, sha256_digest
 from builder.image.model import Descriptor, Manifest
-from builder.solve.cache import CachedStep, StepInputs
+from builder.solve.cache.keys import CachedStep, StepInputs
 
 if TYPE_CHECKING:
-    from builder.solve.executor import UsedStep
+    from builder.solve.cache.types import UsedStep
 
 CACHE_CONFIG_MEDIA_TYPE = "application/vnd.pybuild.cache.config.v1+json"
 CACHE_ANNOTATION = "org.pybuild.cache.v1"

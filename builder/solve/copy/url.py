@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from builder.errors import BuildError
-from builder.solve.add_git import parse_git_ref
+from builder.solve.copy.git import parse_git_ref
 
 __all__ = ["Download", "download", "is_http_source", "parse_checksum", "url_file_name"]
 

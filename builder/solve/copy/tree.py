@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from builder.errors import BuildError
-from builder.solve.chmod import ChmodSpec
-from builder.solve.copy_dest import DIR_FLAGS, DestRoot, container_path, lstat_at
+from builder.solve.copy.chmod import ChmodSpec
+from builder.solve.copy.dest import DIR_FLAGS, DestRoot, container_path, lstat_at
 
 __all__ = ["Decision", "EntryFilter", "MetadataPolicy", "TreeWriter", "take_everything"]
 

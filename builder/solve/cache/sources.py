@@ -28,8 +28,7 @@ from builder.errors import ImageError, PybuildError
 from builder.image import mediatypes
 from builder.image.digest import verify_bytes
 from builder.image.model import Descriptor, Index, Manifest, select_manifest
-from builder.solve.cache import CachedStep
-from builder.solve.cache_format import (
+from builder.solve.cache.format import (
     INLINE_CACHE_KEY,
     MAX_CONFIG_SIZE,
     CacheRecord,
@@ -38,7 +37,8 @@ from builder.solve.cache_format import (
     is_cache_manifest,
     parse_json_object,
 )
-from builder.solve.cache_layers import ByteSink, LayerCheck
+from builder.solve.cache.keys import CachedStep
+from builder.solve.cache.layers import ByteSink, LayerCheck
 
 if TYPE_CHECKING:
     from builder.image.reference import Reference
@@ -210,7 +210,7 @@ class RegistryCacheSource(CacheSource):
         self.client.close()
 
     def _read(self) -> tuple[list[CacheRecord], tuple[Descriptor, ...]]:
-        from builder.plan.platform import host_platform
+        from builder.image.platform import host_platform
 
         repo = self.ref.path
         what = self.ref.familiar
@@ -267,7 +267,7 @@ class LocalCacheSource(CacheSource):
             check_layout_version,
             read_index,
         )
-        from builder.plan.platform import host_platform
+        from builder.image.platform import host_platform
 
         if not self.root.is_dir():
             raise ImageError(f"{self.root}: no such directory")

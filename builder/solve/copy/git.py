@@ -197,7 +197,7 @@ def fetch_git(
 
     Raises BuildError when git fails or the commit is not `checksum`.
     """
-    from builder.solve.add_url import redact
+    from builder.solve.copy.url import redact
 
     shown = redact(ref.remote) + (f"#{ref.ref}" if ref.ref else "")
     checkout = directory / "checkout"

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import BuildError
-from builder.solve.add_archive import is_archive, unpack_archive
-from builder.solve.add_git import GitRef, fetch_git, parse_git_ref
-from builder.solve.add_url import download, is_http_source
-from builder.solve.copy import LocalItem, compile_excludes, plan_sources
-from builder.solve.copy_dest import dest_path
-from builder.solve.copy_place import CopyReport, InlineFile, Transfer, os_errors
-from builder.solve.copy_source import Ignore, SourceMatch, SourceTree
+from builder.solve.copy.archive import is_archive, unpack_archive
+from builder.solve.copy.dest import dest_path
+from builder.solve.copy.files import LocalItem, compile_excludes, plan_sources
+from builder.solve.copy.git import GitRef, fetch_git, parse_git_ref
+from builder.solve.copy.place import CopyReport, InlineFile, Transfer, os_errors
+from builder.solve.copy.source import Ignore, SourceMatch, SourceTree
+from builder.solve.copy.url import download, is_http_source
 
 __all__ = ["add_into"]
 

@@ -29,12 +29,12 @@ from pathlib import Path
 
 from builder.context.dockerignore import DockerignoreError, IgnoreMatcher, contains_wildcards
 from builder.errors import BuildError
-from builder.solve.add_git import parse_git_ref
-from builder.solve.add_url import is_http_source
-from builder.solve.copy_dest import dest_path
-from builder.solve.copy_place import CopyReport, InlineFile, Transfer, os_errors
-from builder.solve.copy_source import Ignore, SourceMatch, SourceTree, clean_source
-from builder.solve.copy_tree import Decision, EntryFilter, take_everything
+from builder.solve.copy.dest import dest_path
+from builder.solve.copy.git import parse_git_ref
+from builder.solve.copy.place import CopyReport, InlineFile, Transfer, os_errors
+from builder.solve.copy.source import Ignore, SourceMatch, SourceTree, clean_source
+from builder.solve.copy.tree import Decision, EntryFilter, take_everything
+from builder.solve.copy.url import is_http_source
 
 __all__ = [
     "CopyReport",

@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING
 
 from builder.errors import PybuildError, UsageError
 from builder.image.reference import parse_reference
-from builder.solve.cache_format import INLINE_CACHE_KEY, inline_records, records_from_used
-from builder.solve.cache_import import CacheSource, LocalCacheSource, RegistryCacheSource
-from builder.solve.cache_spec import CacheSpec, parse_cache_option
+from builder.solve.cache.format import INLINE_CACHE_KEY, inline_records, records_from_used
+from builder.solve.cache.sources import CacheSource, LocalCacheSource, RegistryCacheSource
+from builder.solve.cache.spec import CacheSpec, parse_cache_option
 
 if TYPE_CHECKING:
     from builder.image.model import ImageConfig
     from builder.registry.transport import RetryPolicy
-    from builder.solve.executor import UsedStep
+    from builder.solve.cache.types import UsedStep
     from builder.store import ImageRecord, Store
 
 __all__ = [
@@ -74,7 +74,7 @@ def open_cache_sources(
     warn: Warn | None = None,
     retry: RetryPolicy | None = None,
 ) -> list[CacheSource]:
-    """The `--cache-from` sources, for `BuildRequest.cache_from` (nothing is fetched yet).
+    """The `--cache-from` sources, for `SolveRequest.cache_from` (nothing is fetched yet).
 
     Each imports its records on the first lookup (or `source.load()`); a
     cache that cannot be read gives a warning (to `warn`, and in
@@ -119,13 +119,13 @@ def export_cache(
     insecure_registries: Collection[str] = (),
     retry: RetryPolicy | None = None,
 ) -> list[str]:
-    """Export a build's step records (`BuildResult.used`) as `spec` says; return progress lines.
+    """Export a build's step records (`SolveResult.used`) as `spec` says; return progress lines.
 
     mode=min exports the steps of the final image's chain, mode=max every
     step. With `ignore-error=true` a failure becomes a last line starting
     with "WARNING:"; otherwise it raises a PybuildError.
     """
-    from builder.solve.cache_export import (
+    from builder.solve.cache.export import (
         check_inline,
         export_to_directory,
         export_to_registry,

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from builder.errors import BuildError, StoreError
 from builder.runtime.container import RunCancelledError
-from builder.solve.mount_trees import clone_tree
+from builder.solve.mounts.trees import clone_tree
 
 MOUNTS_DIR = "mounts"
 MAX_PRIVATE_DIRS = 256

@@ -1,0 +1,59 @@
+"""What the solver is asked to build, and what it gives back.
+
+`builder.build()` (the public API) turns a user's request into a
+`SolveRequest`; the executor runs it against one store.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from builder.image.model import ImageConfig
+    from builder.plan.model import BuildPlan
+    from builder.solve.cache.types import RemoteCache, UsedStep
+    from builder.solve.mounts.secrets import SecretSource
+    from builder.store import ImageRecord
+
+
+@dataclass
+class SolveRequest:
+    """What `pybuild build` was asked to do."""
+
+    dockerfile: bytes
+    context_dir: Path
+    dockerfile_name: str = "Dockerfile"  #: shown in messages (`Dockerfile:3`)
+    dockerfile_path: Path | None = None  #: for `<name>.dockerignore` next to it
+    tags: list[str] = field(default_factory=list)
+    target: str | None = None
+    build_args: dict[str, str | None] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    platform: str | None = None
+    network: str = "host"  #: default network of RUN steps: host or none
+    runtime: str = "runc"
+    allow_insecure: bool = False  #: `--allow security.insecure`
+    secrets: dict[str, SecretSource] = field(default_factory=dict)
+    ssh: dict[str, list[Path]] = field(default_factory=dict)  #: id -> agent sockets / keys
+    source_date_epoch: int | None = None
+    environ: dict[str, str] | None = None  #: for bare `--build-arg NAME` (default: os.environ)
+    no_cache: bool = False  #: run every step (results are still stored)
+    no_cache_filter: list[str] = field(default_factory=list)  #: stages that run without cache
+    pull: bool = False  #: pull base images again even when the store has them
+    explain_cache: bool = False  #: report why each step missed the cache
+    jobs: int = 0  #: stages run at once (0: `default_jobs()`)
+    #: extra places to find step results (`--cache-from`): see `RemoteCache`
+    cache_from: list[RemoteCache] = field(default_factory=list)
+    inline_cache: bool = False  #: `--cache-to type=inline`: records go into the image config
+    #: set from outside (Ctrl-C, a caller giving up) to stop the build: running steps are killed
+    cancel: threading.Event | None = None
+
+
+@dataclass
+class SolveResult:
+    record: ImageRecord
+    config: ImageConfig
+    plan: BuildPlan
+    used: list[UsedStep] = field(default_factory=list)  #: every keyed step, for `--cache-to`
