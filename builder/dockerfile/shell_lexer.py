@@ -67,6 +67,10 @@ _WORD_SPECIALS: Final = MappingProxyType(
         for stop in ("", "}", "/")
     }
 )
+#: The same, when quotes are plain text (`skip_quotes`: COPY/ADD heredoc bodies).
+_WORD_SPECIALS_NO_QUOTES: Final = MappingProxyType(
+    {(esc, stop): _specials("$" + esc + stop) for esc in _VALID_ESCAPES for stop in ("", "}", "/")}
+)
 #: escape char -> the characters that end a run of plain text inside double quotes.
 _DQUOTE_SPECIALS: Final = MappingProxyType({esc: _specials('"$' + esc) for esc in _VALID_ESCAPES})
 
@@ -102,6 +106,9 @@ class ShellLexer:
     escape: str = "\\"  #: the escape character: backslash, or backtick (escape directive)
     raw_quotes: bool = False  #: keep the quote characters in the output (BuildKit's RawQuotes)
     raw_escapes: bool = False  #: keep escape characters in the output (BuildKit's RawEscapes)
+    #: quotes are plain characters, kept and not special (BuildKit's SkipProcessQuotes,
+    #: which expands the bodies of COPY/ADD heredocs)
+    skip_quotes: bool = False
 
     def __post_init__(self) -> None:
         if self.escape not in _VALID_ESCAPES:
@@ -130,7 +137,7 @@ class ShellLexer:
         text = word[1:] if word[:1] == _BOM else word
         if "$" not in text and "'" not in text and '"' not in text and self.escape not in text:
             return text, (_split_fields(text) if split else []), set(), set()
-        expansion = _Expansion(text, env, self.escape, self.raw_quotes)
+        expansion = _Expansion(text, env, self.escape, self.raw_quotes, self.skip_quotes)
         try:
             result, words = expansion.process_until("", self.raw_escapes, split)
         except _Failure as failure:
@@ -186,9 +193,14 @@ class _Expansion:
     at an error (which picks the error message) is the same as BuildKit's.
     """
 
-    __slots__ = ("env", "escape", "matched", "n", "pos", "raw_quotes", "text", "unmatched")
+    __slots__ = (
+        "env", "escape", "matched", "n", "pos", "raw_quotes", "specials", "text", "unmatched",
+    )  # fmt: skip
 
-    def __init__(self, text: str, env: Mapping[str, str], escape: str, raw_quotes: bool) -> None:
+    def __init__(
+        self, text: str, env: Mapping[str, str], escape: str, raw_quotes: bool, skip_quotes: bool
+    ) -> None:
+        self.specials = _WORD_SPECIALS_NO_QUOTES if skip_quotes else _WORD_SPECIALS
         self.text = text
         self.n = len(text)
         self.pos = 0
@@ -214,7 +226,7 @@ class _Expansion:
         `stop == ""`, to the end; return the text and, if `split`, its words.
         """
         text, n, escape = self.text, self.n, self.escape
-        specials = _WORD_SPECIALS[escape, stop]
+        specials = self.specials[escape, stop]
         out: list[str] = []
         words = _Words() if split else None
         while self.pos < n:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from builder.dockerfile.commands import Command, parse_command
+from builder.dockerfile.commands import Command
+from builder.dockerfile.instructions import parse_command
 from builder.dockerfile.parser import parse
 from builder.errors import Location, ParseError, PlanError
 from builder.plan.args import Scope

@@ -27,14 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from builder.dockerfile.ast import Dockerfile, Instruction
-from builder.dockerfile.commands import (
-    Command,
-    CopyCommand,
-    RunCommand,
-    Stage,
-    location_of,
-    parse_stages,
-)
+from builder.dockerfile.commands import Command, CopyCommand, RunCommand, Stage
+from builder.dockerfile.instructions import location_of, parse_stages
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
 from builder.errors import Location, PlanError
 from builder.image.platform import Platform, host_platform, parse_platform, platform_args

@@ -8,11 +8,9 @@ expands those.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from builder.dockerfile.ast import Dockerfile
@@ -23,7 +21,6 @@ from builder.dockerfile.commands import (
     CopyCommand,
     EnvCommand,
     ExposeCommand,
-    InvalidCommand,
     LabelCommand,
     RunCommand,
     Stage,
@@ -31,14 +28,15 @@ from builder.dockerfile.commands import (
     UserCommand,
     VolumeCommand,
     WorkdirCommand,
-    location_of,
-    parse_mount,
-    split_csv,
+    copy_words,
 )
+from builder.dockerfile.flags import InvalidCommand
+from builder.dockerfile.instructions import location_of
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
 from builder.errors import PlanError
 from builder.plan.args import Scope, Variable, apply_env, declare_arg, run_variables
 from builder.plan.base_image import trigger_label
+from builder.plan.expander import ScopeExpander
 from builder.plan.model import BaseRef, Step
 
 #: Instructions BuildKit turns into a build vertex (the `[stage i/n]` lines).
@@ -147,7 +145,8 @@ def _after_keyword(original: str) -> str:
 
 
 def _step(cmd: Command, scope: Scope, ctx: StepContext) -> Step:
-    args, flags, variables = _expand(cmd, scope, ctx)
+    expanded, variables = _expand(cmd, scope, ctx)
+    args, flags = _words(expanded)
     return Step(
         line=cmd.node.start_line,
         kind=cmd.node.keyword,
@@ -155,89 +154,75 @@ def _step(cmd: Command, scope: Scope, ctx: StepContext) -> Step:
         args=args,
         flags=flags,
         variables=variables,
-        command=cmd,
+        command=expanded,
     )
 
 
-def _expand(
-    cmd: Command, scope: Scope, ctx: StepContext
-) -> tuple[list[str], list[str], list[Variable]]:
-    """(args, flags, variables) of one command; ARG and ENV also update `scope`."""
-    env = scope.env()
+def _expand(cmd: Command, scope: Scope, ctx: StepContext) -> tuple[Command, list[Variable]]:
+    """The command expanded at this point of the stage, and the variables a RUN sees.
 
-    def word(w: str) -> str:
-        return ctx.lexer.expand_word(w, env)
-
-    if isinstance(cmd, RunCommand):
-        flags = [f"--mount={_expand_mount(m.raw, word)}" for m in cmd.mounts]
-        flags += [f"--network={cmd.network}"] if cmd.network != "default" else []
-        flags += [f"--security={cmd.security}"] if cmd.security != "sandbox" else []
-        return list(cmd.cmd_line), flags, run_variables(scope, ctx.build_args)
-    if isinstance(cmd, CopyCommand | AddCommand):
-        return _copy_args(cmd, word), _copy_flags(cmd, word), []
-    args: list[str]
+    ARG and ENV also update `scope` (the next step sees them).
+    """
     if isinstance(cmd, ArgCommand):
-        args = []
+        values = []
         for name, default in cmd.args:
             value = declare_arg(
                 scope, name, default, build_args=ctx.build_args, globals_=ctx.globals_,
                 lexer=ctx.lexer,
             )  # fmt: skip
-            args.append(name if value is None else f"{name}={value}")
-    elif isinstance(cmd, EnvCommand):
-        args = [f"{k}={v}" for k, v in apply_env(scope, cmd.pairs, ctx.lexer)]
-    elif isinstance(cmd, LabelCommand):
-        args = [f"{word(k)}={word(v)}" for k, v in cmd.pairs]
-    elif isinstance(cmd, WorkdirCommand):
-        args = [word(cmd.path)]
-    elif isinstance(cmd, UserCommand):
-        args = [word(cmd.user)]
-    elif isinstance(cmd, StopSignalCommand):
-        args = [word(cmd.signal)]
-    elif isinstance(cmd, VolumeCommand):
-        args = [word(v) for v in cmd.volumes]
-    elif isinstance(cmd, ExposeCommand):
-        args = [p for port in cmd.ports for p in ctx.lexer.expand_words(port, env)]
-    else:  # CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: kept as written.
-        args = list(cmd.node.args) or [_after_keyword(cmd.node.original)]
-    return args, [], []
+            values.append((name, value))
+        return replace(cmd, args=values), []
+    if isinstance(cmd, EnvCommand):
+        return replace(cmd, pairs=apply_env(scope, cmd.pairs, ctx.lexer)), []
+    expanded = cmd.expand(ScopeExpander(ctx.lexer, scope.env()))
+    variables = run_variables(scope, ctx.build_args) if isinstance(cmd, RunCommand) else []
+    return expanded, variables
 
 
-def _copy_args(cmd: CopyCommand | AddCommand, word: Callable[[str], str]) -> list[str]:
-    heredocs = [f"<<{h.name}" for h in cmd.heredocs]
-    return [word(s) for s in cmd.sources] + heredocs + [word(cmd.dest)]
+def _words(cmd: Command) -> tuple[list[str], list[str]]:
+    """(args, flags) as text, for progress names, the plan dump and history."""
+    if isinstance(cmd, RunCommand):
+        flags = [f"--mount={m.raw}" for m in cmd.mounts]
+        flags += [f"--network={cmd.network}"] if cmd.network != "default" else []
+        flags += [f"--security={cmd.security}"] if cmd.security != "sandbox" else []
+        return list(cmd.cmd_line), flags
+    if isinstance(cmd, CopyCommand | AddCommand):
+        return copy_words(cmd), _copy_flags(cmd)
+    if isinstance(cmd, ArgCommand):
+        return [name if value is None else f"{name}={value}" for name, value in cmd.args], []
+    if isinstance(cmd, EnvCommand | LabelCommand):
+        return [f"{k}={v}" for k, v in cmd.pairs], []
+    if isinstance(cmd, WorkdirCommand):
+        return [cmd.path], []
+    if isinstance(cmd, UserCommand):
+        return [cmd.user], []
+    if isinstance(cmd, StopSignalCommand):
+        return [cmd.signal], []
+    if isinstance(cmd, VolumeCommand):
+        return list(cmd.volumes), []
+    if isinstance(cmd, ExposeCommand):
+        return list(cmd.ports), []
+    # CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: kept as written.
+    return list(cmd.node.args) or [_after_keyword(cmd.node.original)], []
 
 
-def _copy_flags(cmd: CopyCommand | AddCommand, word: Callable[[str], str]) -> list[str]:
+def _copy_flags(cmd: CopyCommand | AddCommand) -> list[str]:
     flags: list[str] = []
     if isinstance(cmd, CopyCommand) and cmd.from_ is not None:
         flags.append(f"--from={cmd.from_}")
     for name, value in (("chown", cmd.chown), ("chmod", cmd.chmod)):
         if value is not None:
-            flags.append(f"--{name}={word(value)}")
+            flags.append(f"--{name}={value}")
     if cmd.link:
         flags.append("--link")
     if isinstance(cmd, CopyCommand) and cmd.parents:
         flags.append("--parents")
-    flags += [f"--exclude={word(e)}" for e in cmd.excludes]
+    flags += [f"--exclude={e}" for e in cmd.excludes]
     if isinstance(cmd, AddCommand):
         if cmd.checksum is not None:
-            flags.append(f"--checksum={word(cmd.checksum)}")
+            flags.append(f"--checksum={cmd.checksum}")
         if cmd.keep_git_dir:
             flags.append("--keep-git-dir")
         if cmd.unpack is not None:
             flags.append(f"--unpack={'true' if cmd.unpack else 'false'}")
     return flags
-
-
-def _expand_mount(raw: str, word: Callable[[str], str]) -> str:
-    """Expand each value of a `--mount` CSV, check the result, and write it back as CSV."""
-    parse_mount(raw, word)  # the checks parse time deferred because of `$`
-    fields = split_csv(raw)
-    out = []
-    for item in fields:
-        key, eq, value = item.partition("=")
-        out.append(f"{key}={word(value)}" if eq else item)
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(out)
-    return buffer.getvalue()

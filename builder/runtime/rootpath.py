@@ -131,3 +131,16 @@ def is_directory_in_root(root: Path, path: str) -> bool:
         return not resolved.missing and stat.S_ISDIR(os.fstat(fd).st_mode)
     finally:
         os.close(fd)
+
+
+def mkdir_in_root(root: Path, path: str, uid: int = 0, gid: int = 0) -> bool:
+    """`mkdir -p` inside `root` without following symlinks out of it; True if it made any."""
+    where = resolve_in_root(root, path)
+    if not where.missing:
+        return False
+    current = root.joinpath(*where.existing)
+    for part in where.missing:
+        current = current / part
+        os.mkdir(current, 0o755)
+        os.chown(current, uid, gid)
+    return True

@@ -1,6 +1,7 @@
 """Instructions that only change the image config, and every step's history text.
 
-Each function takes the stage's config as it stands and one planned step,
+Each function takes the stage's config as it stands and one planned step's
+typed command (already expanded by the plan),
 and changes the config the way BuildKit does for the same Dockerfile
 (checked against a BuildKit build: `Env` order, `ExposedPorts` keys, CMD
 reset by ENTRYPOINT, `ArgsEscaped`, `author` from MAINTAINER...). The
@@ -14,12 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from builder.dockerfile.commands import (
+    AddCommand,
+    ArgCommand,
     CmdCommand,
+    Command,
+    CopyCommand,
     EntrypointCommand,
+    EnvCommand,
+    ExposeCommand,
     HealthcheckCommand,
+    LabelCommand,
     MaintainerCommand,
     OnbuildCommand,
     ShellCommand,
+    StopSignalCommand,
+    UserCommand,
+    VolumeCommand,
+    copy_words,
 )
 from builder.errors import BuildError
 from builder.image.model import HealthCheck, ImageConfig
@@ -105,77 +117,84 @@ def apply_config_step(state: StageConfig, step: Step, where: str) -> str | None:
 
     None means no history entry: BuildKit records none for ONBUILD.
     """
+    cmd = step.command
     handler = _HANDLERS.get(step.kind)
-    if handler is None:
+    if handler is None or cmd is None:
         raise BuildError(f"{where}: {step.kind.upper()} is not a config-only instruction")
-    return handler(state, step, where)
+    return handler(state, cmd, where)
 
 
-def _arg(state: StageConfig, step: Step, where: str) -> str:
-    for item in step.args:
-        name = item.partition("=")[0]
+def _pair_text(pairs: list[tuple[str, str]]) -> str:
+    return " ".join(f"{key}={value}" for key, value in pairs)
+
+
+def _arg(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, ArgCommand)
+    for name, _ in cmd.args:
         if name not in state.arg_names:
             state.arg_names.append(name)
-    return "ARG " + " ".join(step.args)
+    words = [name if value is None else f"{name}={value}" for name, value in cmd.args]
+    return "ARG " + " ".join(words)
 
 
-def _env(state: StageConfig, step: Step, where: str) -> str:
+def _env(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, EnvCommand)
     env = state.image.config.env
-    for item in step.args:
-        key, _, value = item.partition("=")
+    for key, value in cmd.pairs:
         env = set_env(env, key, value)
     state.image.config.env = env
-    return "ENV " + " ".join(step.args)
+    return "ENV " + _pair_text(cmd.pairs)
 
 
-def _label(state: StageConfig, step: Step, where: str) -> str:
-    for item in step.args:
-        key, _, value = item.partition("=")
+def _label(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, LabelCommand)
+    for key, value in cmd.pairs:
         state.image.config.labels[key] = value
-    return "LABEL " + " ".join(step.args)
+    return "LABEL " + _pair_text(cmd.pairs)
 
 
-def _maintainer(state: StageConfig, step: Step, where: str) -> str:
-    cmd = step.command
-    name = cmd.maintainer if isinstance(cmd, MaintainerCommand) else " ".join(step.args)
-    state.image.author = name
-    return f"MAINTAINER {name}"
+def _maintainer(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, MaintainerCommand)
+    state.image.author = cmd.maintainer
+    return f"MAINTAINER {cmd.maintainer}"
 
 
-def _expose(state: StageConfig, step: Step, where: str) -> str:
-    ports = [p for spec in step.args for p in parse_exposed(spec, where)]
+def _expose(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, ExposeCommand)
+    ports = [p for spec in cmd.ports for p in parse_exposed(spec, where)]
     for p in ports:
         state.image.config.exposed_ports[p] = {}
     return "EXPOSE " + go_set(ports)
 
 
-def _volume(state: StageConfig, step: Step, where: str) -> str:
-    for v in step.args:
+def _volume(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, VolumeCommand)
+    for v in cmd.volumes:
         if not v.strip():
             raise BuildError(f"{where}: VOLUME specified can not be an empty string")
         state.image.config.volumes[v] = {}
-    return "VOLUME " + go_list(step.args)
+    return "VOLUME " + go_list(cmd.volumes)
 
 
-def _user(state: StageConfig, step: Step, where: str) -> str:
-    state.image.config.user = step.args[0] if step.args else ""
+def _user(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, UserCommand)
+    state.image.config.user = cmd.user
     return f"USER {state.image.config.user}"
 
 
-def _stopsignal(state: StageConfig, step: Step, where: str) -> str:
-    state.image.config.stop_signal = step.args[0]
-    return f"STOPSIGNAL {step.args[0]}"
+def _stopsignal(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, StopSignalCommand)
+    state.image.config.stop_signal = cmd.signal
+    return f"STOPSIGNAL {cmd.signal}"
 
 
-def _shell(state: StageConfig, step: Step, where: str) -> str:
-    cmd = step.command
-    shell = list(cmd.shell) if isinstance(cmd, ShellCommand) else list(step.args)
-    state.image.config.shell = shell
-    return "SHELL " + go_list(shell)
+def _shell(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, ShellCommand)
+    state.image.config.shell = list(cmd.shell)
+    return "SHELL " + go_list(cmd.shell)
 
 
-def _cmd(state: StageConfig, step: Step, where: str) -> str:
-    cmd = step.command
+def _cmd(state: StageConfig, cmd: Command, where: str) -> str:
     assert isinstance(cmd, CmdCommand)
     line = shell_form(state, cmd.cmd_line, cmd.prepend_shell)
     state.image.config.cmd = line
@@ -184,8 +203,7 @@ def _cmd(state: StageConfig, step: Step, where: str) -> str:
     return "CMD " + go_quoted_list(line)
 
 
-def _entrypoint(state: StageConfig, step: Step, where: str) -> str:
-    cmd = step.command
+def _entrypoint(state: StageConfig, cmd: Command, where: str) -> str:
     assert isinstance(cmd, EntrypointCommand)
     line = shell_form(state, cmd.cmd_line, cmd.prepend_shell)
     state.image.config.entrypoint = line
@@ -196,31 +214,29 @@ def _entrypoint(state: StageConfig, step: Step, where: str) -> str:
     return "ENTRYPOINT " + go_quoted_list(line)
 
 
-def _healthcheck(state: StageConfig, step: Step, where: str) -> str:
-    hc = step.command
-    assert isinstance(hc, HealthcheckCommand)
-    if hc.test is None:
+def _healthcheck(state: StageConfig, cmd: Command, where: str) -> str:
+    assert isinstance(cmd, HealthcheckCommand)
+    if cmd.test is None:
         state.image.config.healthcheck = HealthCheck(test=["NONE"])
     else:
         state.image.config.healthcheck = HealthCheck(
-            test=list(hc.test),
-            interval=hc.interval,
-            timeout=hc.timeout,
-            start_period=hc.start_period,
-            start_interval=hc.start_interval,
-            retries=hc.retries,
+            test=list(cmd.test),
+            interval=cmd.interval,
+            timeout=cmd.timeout,
+            start_period=cmd.start_period,
+            start_interval=cmd.start_interval,
+            retries=cmd.retries,
         )
-    return healthcheck_history(hc)
+    return healthcheck_history(cmd)
 
 
-def _onbuild(state: StageConfig, step: Step, where: str) -> str | None:
-    cmd = step.command
-    expression = cmd.expression if isinstance(cmd, OnbuildCommand) else " ".join(step.args)
-    state.image.config.on_build = [*(state.image.config.on_build or []), expression]
+def _onbuild(state: StageConfig, cmd: Command, where: str) -> str | None:
+    assert isinstance(cmd, OnbuildCommand)
+    state.image.config.on_build = [*(state.image.config.on_build or []), cmd.expression]
     return None
 
 
-_HANDLERS: dict[str, Callable[[StageConfig, Step, str], str | None]] = {
+_HANDLERS: dict[str, Callable[[StageConfig, Command, str], str | None]] = {
     "arg": _arg,
     "env": _env,
     "label": _label,
@@ -247,6 +263,6 @@ def run_history(state: StageConfig, step: Step, args: list[str]) -> str:
     return "RUN " + " ".join([*prefix, *args]) + " # buildkit"
 
 
-def copy_history(step: Step) -> str:
+def copy_history(cmd: CopyCommand | AddCommand) -> str:
     """`COPY src /dest # buildkit`: sources and destination, without flags."""
-    return f"{step.kind.upper()} " + " ".join(step.args) + " # buildkit"
+    return f"{cmd.keyword} " + " ".join(copy_words(cmd)) + " # buildkit"

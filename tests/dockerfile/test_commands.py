@@ -16,10 +16,8 @@ from builder.dockerfile.commands import (
     ExposeCommand,
     FromCommand,
     HealthcheckCommand,
-    InvalidCommand,
     LabelCommand,
     MaintainerCommand,
-    Mount,
     OnbuildCommand,
     RunCommand,
     ShellCommand,
@@ -27,13 +25,10 @@ from builder.dockerfile.commands import (
     UserCommand,
     VolumeCommand,
     WorkdirCommand,
-    heredoc_name,
-    parse_command,
-    parse_duration,
-    parse_mount,
-    parse_ram_size,
-    parse_stages,
 )
+from builder.dockerfile.flags import InvalidCommand, heredoc_name, parse_duration, parse_ram_size
+from builder.dockerfile.instructions import parse_command, parse_stages
+from builder.dockerfile.mounts import Mount, parse_mount
 from builder.dockerfile.parser import parse
 from builder.errors import ParseError
 

@@ -219,7 +219,7 @@ def test_triggers_run_first_with_their_kinds_args_and_the_from_line() -> None:
         ("run", ["test -f Makefile"], 3, False),
     ]
     commands = [s.command for s in steps(result)[1:]]
-    assert isinstance(commands[2], CopyCommand) and commands[2].dest == "$APP_DIR"
+    assert isinstance(commands[2], CopyCommand) and commands[2].dest == "/srv/app"  # expanded
     assert isinstance(commands[4], RunCommand) and commands[4].prepend_shell
     assert steps(result)[3].instruction == "COPY . $APP_DIR"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from builder.dockerfile.commands import RunCommand
+from builder.dockerfile.commands import AddCommand, CopyCommand, RunCommand
 from builder.dockerfile.parser import parse
 from builder.errors import BuildError
 from builder.image.model import ImageConfig
@@ -42,7 +42,8 @@ def _replay(case: str) -> tuple[ImageConfig, list[str]]:
             args = [*state.shell, cmd.cmd_line[0]] if cmd.prepend_shell else cmd.cmd_line
             history.append(run_history(state, step, args))
         elif step.kind in ("copy", "add"):
-            history.append(copy_history(step))
+            assert isinstance(step.command, CopyCommand | AddCommand)
+            history.append(copy_history(step.command))
         elif step.kind == "workdir":
             state.image.config.working_dir = resolve_workdir(
                 state.image.config.working_dir, step.args[0]

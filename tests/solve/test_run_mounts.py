@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from builder.context.dockerignore import IgnoreMatcher
-from builder.dockerfile.commands import Mount as MountFlag
-from builder.dockerfile.commands import parse_mount
+from builder.dockerfile.mounts import Mount as MountFlag
+from builder.dockerfile.mounts import parse_mount
 from builder.errors import BuildError
 from builder.runtime.container import run
 from builder.runtime.spec import Mount, RunSpec

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.dockerfile.commands import parse_mount
+from builder.dockerfile.mounts import parse_mount
 from builder.errors import BuildError, UsageError
 from builder.solve.mounts.cache import CacheSpec
 from builder.solve.mounts.run import (

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from builder.dockerfile.commands import Mount as MountFlag
+from builder.dockerfile.mounts import Mount as MountFlag
 from builder.errors import BuildError
 from builder.runtime.rootpath import resolve_in_root
 from builder.runtime.spec import Mount

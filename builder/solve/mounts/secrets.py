@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.dockerfile.commands import split_csv
+from builder.dockerfile.mounts import split_csv
 from builder.errors import BuildError, UsageError
 
 MAX_SECRET_SIZE = 500 * 1024  #: BuildKit's limit

@@ -1,0 +1,70 @@
+"""COPY and ADD: files from the context, another stage, heredocs or the network, as a layer.
+
+The typed command is already expanded (paths, flags, heredoc bodies); the
+file work is `builder.solve.copy`'s. With `--link` the files go into an
+empty tree that becomes the layer on its own, as BuildKit does.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from builder.dockerfile.commands import AddCommand, CopyCommand
+from builder.plan.model import Step
+from builder.solve.cache.keys import CachedStep
+from builder.solve.metadata import copy_history
+
+if TYPE_CHECKING:
+    from builder.solve.stages import StageState
+    from builder.solve.workspace import Workspace
+
+
+def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
+    from builder.solve.copy.add import add_into
+    from builder.solve.copy.files import InlineFile, copy_into
+
+    cmd = step.command
+    assert isinstance(cmd, CopyCommand | AddCommand)
+    from_ = cmd.from_ if isinstance(cmd, CopyCommand) else None
+    link = cmd.link and cmd.chmod is None  # BuildKit drops --link with --chmod
+    epoch = ws.request.source_date_epoch
+    src_root = ws.readonly_root(from_, stack) if from_ else ws.request.context_dir
+    with ws.step_work() as work:
+        with ws.mounted(state, work) as mounted:
+            root = mounted.merged
+            dest_root = root
+            if link:
+                dest_root = work / "link"
+                dest_root.mkdir()
+            common = {
+                "sources": list(cmd.sources),
+                "dest": cmd.dest,
+                "workdir": state.config.image.config.working_dir or "/",
+                "src_root": src_root,
+                "ignore": None if from_ else ws.ignore,
+                "heredocs": [InlineFile(h.name, h.content.encode()) for h in cmd.heredocs],
+                "chown": cmd.chown,
+                "chmod": cmd.chmod,
+                "excludes": list(cmd.excludes),
+                "timestamp_ns": epoch * 1_000_000_000 if epoch is not None else None,
+                "user_root": root,
+                "work_dir": work,
+            }
+            if isinstance(cmd, AddCommand):
+                add_into(
+                    dest_root,
+                    **common,  # type: ignore[arg-type]
+                    checksum=cmd.checksum,
+                    keep_git_dir=True if cmd.keep_git_dir else None,
+                    unpack=cmd.unpack,
+                )
+            else:
+                copy_into(
+                    dest_root,
+                    **common,  # type: ignore[arg-type]
+                    parents=cmd.parents,
+                    source_is_context=from_ is None,
+                )
+        tree = dest_root if link else work / "upper"
+        return ws.commit(state, tree, copy_history(cmd), overlay=not link)

@@ -1,0 +1,162 @@
+"""RUN: the command in a transient container on the stage's overlay root, committed as a layer.
+
+The step's typed command is already expanded by the plan (its `--mount`
+values); the command line itself is the shell's to expand, with the ARG and
+ENV values the step sees as its environment, as BuildKit does.
+"""
+
+from __future__ import annotations
+
+import collections
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from builder.dockerfile.commands import RunCommand, chomped
+from builder.errors import BuildError
+from builder.plan.model import Step
+from builder.solve.cache.keys import CachedStep
+from builder.solve.metadata import StageConfig, run_history
+from builder.solve.progress import StepOutput
+
+if TYPE_CHECKING:
+    from builder.runtime.spec import Mount
+    from builder.solve.mounts.run import MountSources
+    from builder.solve.stages import StageState
+    from builder.solve.workspace import Workspace
+
+
+def run_argv(shell: list[str], cmd: RunCommand) -> tuple[list[str], str | None]:
+    """A RUN's argv, and the script to mount when a heredoc starts with `#!`.
+
+    Shell form runs through SHELL. `RUN <<EOF` runs the body as the script
+    (as a file when it has a `#!` line, so the kernel honours it); heredocs
+    that feed a command (`python3 <<EOF`) go to the shell with the command.
+    """
+    if not cmd.prepend_shell:
+        return list(cmd.cmd_line), None
+    script = cmd.cmd_line[0]
+    if not cmd.heredocs:
+        return [*shell, script], None
+    only = cmd.heredocs[0]
+    if len(cmd.heredocs) == 1 and script.strip() in (f"<<{only.name}", f"<<-{only.name}"):
+        body = chomped(only)
+        if body.startswith("#!"):
+            return [f"/dev/pipes/{only.name}"], body
+        return [*shell, body], None
+    text = script + "\n" + "".join(h.content + h.name + "\n" for h in cmd.heredocs)
+    return [*shell, text.rstrip("\n")], None
+
+
+def run_text(config: StageConfig, step: Step) -> str:
+    """The history text of a RUN step (`RUN |1 V=1 /bin/sh -c ... # buildkit`)."""
+    assert isinstance(step.command, RunCommand)
+    args, _ = run_argv(config.shell, step.command)
+    return run_history(config, step, args)
+
+
+def _network(ws: Workspace, cmd: RunCommand) -> Literal["host", "none"]:
+    wanted = ws.request.network if cmd.network == "default" else cmd.network
+    if wanted not in ("host", "none"):
+        raise BuildError(f"RUN --network={wanted} is not supported (use host or none)")
+    return "host" if wanted == "host" else "none"
+
+
+def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
+    from builder.runtime.container import run
+    from builder.runtime.rootpath import mkdir_in_root
+    from builder.runtime.spec import RunSpec
+    from builder.solve.mounts.run import prepare_mounts
+
+    cmd = step.command
+    assert isinstance(cmd, RunCommand)
+    network = _network(ws, cmd)
+    insecure = cmd.security == "insecure"
+    if insecure and not ws.request.allow_insecure:
+        raise BuildError(
+            "RUN --security=insecure is not allowed",
+            hint="pass --allow security.insecure to pybuild build",
+        )
+    # the plan's variables are BuildKit's RUN environment: image env, ENV, ARG, in order
+    env = [f"{v.name}={v.value}" for v in step.variables]
+    tail: collections.deque[str] = collections.deque(maxlen=10)
+    pending = b""
+
+    def output(data: bytes) -> None:
+        nonlocal pending
+        if step.vertex is not None:
+            ws.progress(StepOutput(step.vertex, data))
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        tail.extend(line.decode("utf-8", "replace") for line in lines)
+
+    with ws.step_work() as work:
+        with ws.mounted(state, work) as mounted:
+            root = mounted.merged
+            user = ws.user(root, state)
+            cwd = state.config.image.config.working_dir or "/"
+            mkdir_in_root(root, cwd)
+            args, heredoc_mounts = _argv_and_script(state.config.shell, cmd, work)
+            with prepare_mounts(
+                cmd.mounts, _mount_sources(ws, stack), work_dir=work / "mounts", workdir=cwd,
+                step_env=env, insecure=insecure, cancel=ws.cancel,
+            ) as (run_mounts, extra_env):  # fmt: skip
+                spec = RunSpec(
+                    args=args,
+                    env=_with_env(env, extra_env),
+                    cwd=cwd,
+                    user=user,
+                    network=network,
+                    mounts=[*heredoc_mounts, *run_mounts],
+                    insecure=insecure,
+                )
+                result = run(
+                    root, spec, runtime=ws.request.runtime, output=output,
+                    work_dir=work / "bundle", cancel=ws.cancel,
+                )  # fmt: skip
+        if pending:
+            tail.append(pending.decode("utf-8", "replace"))
+        if result.exit_code != 0:
+            raise BuildError(
+                f'process "{" ".join(args)}" did not complete successfully: '
+                f"exit code: {result.exit_code}",
+                ws.location(step.line),
+                hint=("last output lines:\n" + "\n".join(f"  {t}" for t in tail)) if tail else None,
+            )
+        return ws.commit(state, work / "upper", run_history(state.config, step, args))
+
+
+def _argv_and_script(
+    shell: list[str], cmd: RunCommand, work: Path
+) -> tuple[list[str], list[Mount]]:
+    """The process's argv, and a mount for a heredoc script with a `#!` line."""
+    from builder.runtime.spec import Mount
+
+    args, script = run_argv(shell, cmd)
+    if script is None:
+        return args, []
+    scripts = work / "heredocs"
+    scripts.mkdir(exist_ok=True)
+    path = scripts / "script"
+    path.write_text(script)
+    path.chmod(0o755)
+    return args, [Mount(args[0], "bind", str(path), ("rbind", "ro"))]
+
+
+def _mount_sources(ws: Workspace, stack: ExitStack) -> MountSources:
+    from builder.solve.mounts.run import MountSources
+
+    return MountSources(
+        context_dir=ws.request.context_dir,
+        ignore=ws.ignore,
+        stage_root=lambda name: ws.readonly_root(name, stack),
+        secrets=ws.request.secrets,
+        ssh=ws.request.ssh,
+        cache_root=ws.store.cache_root,
+    )
+
+
+def _with_env(env: list[str], extra: dict[str, str]) -> list[str]:
+    """`env` with `extra` set: existing names replaced in place, new ones appended."""
+    out = [item for item in env if item.partition("=")[0] not in extra]
+    return out + [f"{k}={v}" for k, v in extra.items()]
