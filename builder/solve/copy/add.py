@@ -1,14 +1,15 @@
 """ADD: COPY from the build context, plus archives, URLs and git repositories.
 
-Each source of an ADD is one of (BuildKit's `dispatchCopy` with isAddCommand):
+Each source of an ADD is one of (`kinds.source_kind`; BuildKit's `dispatchCopy`
+with isAddCommand):
 
-- a git repository (`add_git`): its files (and `.git` with
+- a git repository (`git`): its files (and `.git` with
   `--keep-git-dir`) go into the destination directory;
-- an `http(s)://` URL (`add_url`): one file, mode 0600, copied like a local
+- an `http(s)://` URL (`url`): one file, mode 0600, copied like a local
   file; not unpacked unless `--unpack=true`;
 - a local path of the build context, as COPY (wildcards, .dockerignore,
   `--exclude`); a local tar archive is unpacked into the destination
-  directory (`add_archive`) unless `--unpack=false`.
+  directory (`archive`) unless `--unpack=false`.
 
 Everything remote is fetched, and every local source resolved, before the
 first byte is written, so a failed download or a checksum mismatch leaves

@@ -3,8 +3,8 @@
 The executor calls `copy_into` with the stage's merged view (or an empty
 directory for `--link`) as `dest_root`, and the build context or another
 stage's root as `src_root`. Sources are resolved inside `src_root` only
-(`copy_source`), written inside `dest_root` only (`copy_dest`), by Docker's
-destination rules (`copy_place`) and metadata rules (`copy_tree`).
+(`source`), written inside `dest_root` only (`dest`), by Docker's
+destination rules (`place`) and metadata rules (`tree`).
 
 BuildKit behaviours kept here (frontend `dispatchCopy`, fsutil `copy`):
 

@@ -88,7 +88,7 @@ class Transfer:
         user_root: Path | None,
     ) -> None:
         self.keyword = keyword
-        self.dest_path = dest  #: absolute, a trailing "/" kept (`copy_dest.dest_path`)
+        self.dest_path = dest  #: absolute, a trailing "/" kept (`dest.dest_path`)
         owner = self._owner(chown, user_root or dest_root)
         chmod_spec = parse_chmod(chmod) if chmod else None
         self.policy = MetadataPolicy(owner, reset_owner, chmod_spec, copy_xattrs, timestamp_ns)
