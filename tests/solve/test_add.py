@@ -27,7 +27,8 @@ from builder.errors import BuildError
 from builder.solve.copy.add import add_into
 from builder.solve.copy.files import InlineFile
 from builder.solve.copy.git import GitRef, parse_git_ref
-from builder.solve.copy.url import is_http_source, url_file_name
+from builder.solve.copy.kinds import SourceKind, source_kind
+from builder.solve.copy.url import url_file_name
 from tests.solve.test_copy import GROUP, PASSWD, T2001, File, Link, listing, make_tree
 
 # --------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def test_git_query_errors() -> None:
 )
 def test_url_file_name(url: str, name: str) -> None:
     assert url_file_name(url) == name
-    assert is_http_source(url)
+    assert source_kind(url) is SourceKind.HTTP
 
 
 # --------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import pytest
 from rich.console import Console
 
 from builder.solve.progress import (
-    BuildBoard,
     BuildStarted,
     Event,
     PlainProgress,
@@ -27,11 +26,9 @@ from builder.solve.progress import (
     StepLog,
     StepOutput,
     StepStarted,
-    TtyProgress,
     make_reporter,
-    printable,
-    render_board,
 )
+from builder.solve.progress.tty import BuildBoard, TtyProgress, printable, render_board
 
 TIME = re.compile(r"\d+\.\d{3}")
 

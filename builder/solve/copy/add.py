@@ -1,14 +1,15 @@
 """ADD: COPY from the build context, plus archives, URLs and git repositories.
 
-Each source of an ADD is one of (BuildKit's `dispatchCopy` with isAddCommand):
+Each source of an ADD is one of (`kinds.source_kind`; BuildKit's `dispatchCopy`
+with isAddCommand):
 
-- a git repository (`add_git`): its files (and `.git` with
+- a git repository (`git`): its files (and `.git` with
   `--keep-git-dir`) go into the destination directory;
-- an `http(s)://` URL (`add_url`): one file, mode 0600, copied like a local
+- an `http(s)://` URL (`url`): one file, mode 0600, copied like a local
   file; not unpacked unless `--unpack=true`;
 - a local path of the build context, as COPY (wildcards, .dockerignore,
   `--exclude`); a local tar archive is unpacked into the destination
-  directory (`add_archive`) unless `--unpack=false`.
+  directory (`archive`) unless `--unpack=false`.
 
 Everything remote is fetched, and every local source resolved, before the
 first byte is written, so a failed download or a checksum mismatch leaves
@@ -18,6 +19,7 @@ a git repository.
 
 from __future__ import annotations
 
+import contextlib
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -26,12 +28,18 @@ from pathlib import Path
 
 from builder.errors import BuildError
 from builder.solve.copy.archive import is_archive, unpack_archive
-from builder.solve.copy.dest import dest_path
-from builder.solve.copy.files import LocalItem, compile_excludes, plan_sources
+from builder.solve.copy.files import (
+    LocalItem,
+    compile_excludes,
+    open_sources,
+    place_local,
+    plan_sources,
+)
 from builder.solve.copy.git import GitRef, fetch_git, parse_git_ref
-from builder.solve.copy.place import CopyReport, InlineFile, Transfer, os_errors
+from builder.solve.copy.kinds import SourceKind, is_remote_source, source_kind
+from builder.solve.copy.place import CopyReport, InlineFile, Transfer, open_transfer, place_all
 from builder.solve.copy.source import Ignore, SourceMatch, SourceTree
-from builder.solve.copy.url import download, is_http_source
+from builder.solve.copy.url import download
 
 __all__ = ["add_into"]
 
@@ -79,51 +87,46 @@ def add_into(
     _check_checksum(sources, checksum)
     kinds = [_kind(source) for source in sources]
     with (
-        os_errors("ADD"),
-        Transfer(
+        open_transfer(
             dest_root,
             keyword="ADD",
-            dest=dest_path(workdir, dest),
+            dest=dest,
+            workdir=workdir,
             chown=chown,
             chmod=chmod,
-            reset_owner=True,
-            copy_xattrs=False,
+            from_context=True,
             timestamp_ns=timestamp_ns,
             user_root=user_root,
         ) as transfer,
         tempfile.TemporaryDirectory(prefix="pybuild-add-", dir=work_dir) as scratch,
+        _context(kinds, src_root, ignore) as tree,
     ):
-        tree = None
-        if any(kind is None for kind in kinds):
-            if src_root is None:
-                raise BuildError("ADD has local sources but no build context to take them from")
-            tree = SourceTree(src_root, ignore, what="the build context")
-        try:
-            steps = _prepare(
-                sources, kinds, tree, Path(scratch), excludes, allow_empty_wildcard,
-                checksum, keep_git_dir, http_timeout, git_timeout,
-            )  # fmt: skip
-            transfer.check_destination(len(steps) + len(heredocs))
-            for step in steps:
-                if isinstance(step, LocalItem):
-                    assert tree is not None
-                    _place_local(transfer, tree, step, unpack is not False)
-                else:
-                    _place_remote(transfer, step, unpack is True)
-        finally:
-            if tree is not None:
-                tree.close()
-        if heredocs:
-            transfer.place_inline(heredocs, work_dir)
-        return transfer.report()
+        steps = _prepare(
+            sources, kinds, tree, Path(scratch), excludes, allow_empty_wildcard,
+            checksum, keep_git_dir, http_timeout, git_timeout,
+        )  # fmt: skip
+        return place_all(
+            transfer, steps, lambda step: _place(transfer, tree, step, unpack), heredocs, work_dir
+        )
 
 
-def _kind(source: str) -> GitRef | str | None:
-    """The git ref, "http" for a download, None for a local path."""
-    ref = parse_git_ref(source)
-    if ref is not None:
+def _kind(source: str) -> GitRef | SourceKind:
+    """The git ref of a git source (a bad one raises BuildError), else the source's kind."""
+    kind = source_kind(source)
+    if kind is SourceKind.GIT:
+        ref = parse_git_ref(source)
+        assert ref is not None
         return ref
-    return "http" if is_http_source(source) else None
+    return kind
+
+
+def _context(
+    kinds: Sequence[GitRef | SourceKind], src_root: Path | None, ignore: Ignore | None
+) -> contextlib.AbstractContextManager[SourceTree | None]:
+    """The build context when a source is local; nothing when all are remote."""
+    if SourceKind.LOCAL not in kinds:
+        return contextlib.nullcontext()
+    return open_sources(src_root, ignore, what="the build context", keyword="ADD")
 
 
 def _check_checksum(sources: Sequence[str], checksum: str | None) -> None:
@@ -131,13 +134,13 @@ def _check_checksum(sources: Sequence[str], checksum: str | None) -> None:
         return
     if len(sources) != 1:
         raise BuildError("checksum can't be specified for multiple sources")
-    if parse_git_ref(sources[0]) is None and not is_http_source(sources[0]):
+    if not is_remote_source(sources[0]):
         raise BuildError("checksum requires HTTP(S) or Git sources")
 
 
 def _prepare(
     sources: Sequence[str],
-    kinds: Sequence[GitRef | str | None],
+    kinds: Sequence[GitRef | SourceKind],
     tree: SourceTree | None,
     scratch: Path,
     excludes: Sequence[str],
@@ -151,7 +154,7 @@ def _prepare(
     exclude_matcher = compile_excludes(excludes)
     steps: list[LocalItem | _Remote] = []
     for index, (source, kind) in enumerate(zip(sources, kinds, strict=True)):
-        if kind is None:
+        if kind is SourceKind.LOCAL:
             assert tree is not None
             steps.extend(
                 plan_sources(
@@ -198,11 +201,18 @@ def _git_match(root: Path, ref: GitRef, source: str) -> SourceMatch:
     return SourceMatch(resolved, name, stat.S_ISDIR(st.st_mode), source)
 
 
-def _place_local(transfer: Transfer, tree: SourceTree, item: LocalItem, unpack: bool) -> None:
-    if unpack and is_archive(tree, item.match):
-        unpack_archive(transfer, tree, item.match)
+def _place(
+    transfer: Transfer, tree: SourceTree | None, step: LocalItem | _Remote, unpack: bool | None
+) -> None:
+    """Local archives are unpacked unless `--unpack=false`, downloads only with `--unpack=true`."""
+    if isinstance(step, _Remote):
+        _place_remote(transfer, step, unpack is True)
+        return
+    assert tree is not None
+    if unpack is not False and is_archive(tree, step.match):
+        unpack_archive(transfer, tree, step.match)
     else:
-        transfer.place(tree, item.match, entry_filter=item.entry_filter)
+        place_local(transfer, tree, step)
 
 
 def _place_remote(transfer: Transfer, remote: _Remote, unpack: bool) -> None:

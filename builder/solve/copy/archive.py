@@ -28,8 +28,9 @@ from typing import BinaryIO, Final
 from builder.errors import BuildError, PybuildError
 from builder.snapshot.apply import apply_layer
 from builder.snapshot.compression import decompressing_reader
-from builder.solve.copy.dest import DIR_FLAGS, container_path, lstat_at
+from builder.solve.copy.dest import container_path, lstat_at
 from builder.solve.copy.place import Transfer
+from builder.solve.copy.rootdir import DIR_FLAGS
 from builder.solve.copy.source import SourceMatch, SourceTree
 
 __all__ = ["is_archive", "unpack_archive"]

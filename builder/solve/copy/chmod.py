@@ -115,14 +115,10 @@ def _parse_clause(text: str, part: str) -> _Clause:
 
 
 def _who_mask(who: str) -> int:
-    if not who or "a" in who:
-        return _ALL_CLASSES | _STICKY
-    mask = 0
-    for letter in who:
-        mask |= _CLASS_BITS[letter]
+    """The bits a clause may change: those `=` clears, and the sticky bit."""
     if who.strip("o"):  # BSD: "t" means nothing for "other" alone
-        mask |= _STICKY
-    return mask
+        return _clear_mask(who) | _STICKY
+    return _clear_mask(who)
 
 
 def _perm_value(perms: str, current: int, original: int, is_dir: bool) -> int:

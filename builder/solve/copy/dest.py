@@ -23,10 +23,10 @@ from typing import Final
 
 from builder.errors import BuildError
 from builder.runtime.rootpath import InRootPath, resolve_in_root
+from builder.solve.copy.rootdir import DIR_FLAGS, OpenRoot
 
 __all__ = ["DestRoot", "DirOwner", "container_path", "dest_path", "lstat_at"]
 
-DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_DIR_MODE: Final = 0o755
 
 
@@ -68,29 +68,12 @@ class DirOwner:
     mtime_ns: int | None = None  #: None: now
 
 
-class DestRoot:
+class DestRoot(OpenRoot):
     """An open destination root. Close it (or use it as a context manager)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        try:
-            self.fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise BuildError(
-                f"cannot open the destination root {root}: {exc.strerror or exc}"
-            ) from None
+        super().__init__(root, shown=f"the destination root {root}")
         self.is_root_user = os.geteuid() == 0
-
-    def __enter__(self) -> DestRoot:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
     # ---------------------------------------------------------------- lookups
 
@@ -108,19 +91,9 @@ class DestRoot:
 
     def open_dir(self, parts: Sequence[str]) -> int:
         """A new fd of the directory at `parts`, reached without following any symlink."""
-        fd = os.dup(self.fd)
-        try:
-            for index, name in enumerate(parts):
-                try:
-                    child = os.open(name, DIR_FLAGS, dir_fd=fd)
-                except OSError as exc:
-                    raise self._not_a_dir(fd, name, parts[: index + 1], exc) from None
-                os.close(fd)
-                fd = child
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+        return self.open_below(
+            parts, lambda fd, index, exc: self._not_a_dir(fd, parts[index], parts[: index + 1], exc)
+        )
 
     def _not_a_dir(self, fd: int, name: str, parts: Sequence[str], exc: OSError) -> BuildError:
         st = lstat_at(fd, name)

@@ -3,8 +3,8 @@
 The executor calls `copy_into` with the stage's merged view (or an empty
 directory for `--link`) as `dest_root`, and the build context or another
 stage's root as `src_root`. Sources are resolved inside `src_root` only
-(`copy_source`), written inside `dest_root` only (`copy_dest`), by Docker's
-destination rules (`copy_place`) and metadata rules (`copy_tree`).
+(`source`), written inside `dest_root` only (`dest`), by Docker's
+destination rules (`place`) and metadata rules (`tree`).
 
 BuildKit behaviours kept here (frontend `dispatchCopy`, fsutil `copy`):
 
@@ -29,12 +29,10 @@ from pathlib import Path
 
 from builder.context.dockerignore import DockerignoreError, IgnoreMatcher, contains_wildcards
 from builder.errors import BuildError
-from builder.solve.copy.dest import dest_path
-from builder.solve.copy.git import parse_git_ref
-from builder.solve.copy.place import CopyReport, InlineFile, Transfer, os_errors
+from builder.solve.copy.kinds import SourceKind, source_kind
+from builder.solve.copy.place import CopyReport, InlineFile, Transfer, open_transfer, place_all
 from builder.solve.copy.source import Ignore, SourceMatch, SourceTree, clean_source
 from builder.solve.copy.tree import Decision, EntryFilter, take_everything
-from builder.solve.copy.url import is_http_source
 
 __all__ = [
     "CopyReport",
@@ -43,6 +41,8 @@ __all__ = [
     "chomp_heredoc",
     "compile_excludes",
     "copy_into",
+    "open_sources",
+    "place_local",
     "plan_sources",
 ]
 
@@ -82,32 +82,26 @@ def copy_into(
     destination that cannot be written.
     """
     for source in sources:
-        if parse_git_ref(source) is not None:
+        kind = source_kind(source)
+        if kind is SourceKind.GIT:
             raise BuildError("source can't be a git ref for COPY", hint="use ADD for git sources")
-        if is_http_source(source):
+        if kind is SourceKind.HTTP:
             raise BuildError("source can't be a URL for COPY", hint="use ADD for URLs")
-    what = "the build context" if source_is_context else "the source stage"
-    with (
-        os_errors("COPY"),
-        Transfer(
-            dest_root,
-            keyword="COPY",
-            dest=dest_path(workdir, dest),
-            chown=chown,
-            chmod=chmod,
-            reset_owner=source_is_context,
-            copy_xattrs=not source_is_context,
-            timestamp_ns=timestamp_ns,
-            user_root=user_root,
-        ) as transfer,
-    ):
+    with open_transfer(
+        dest_root,
+        keyword="COPY",
+        dest=dest,
+        workdir=workdir,
+        chown=chown,
+        chmod=chmod,
+        from_context=source_is_context,
+        timestamp_ns=timestamp_ns,
+        user_root=user_root,
+    ) as transfer:
         if not sources:
-            transfer.check_destination(len(heredocs))
-            transfer.place_inline(heredocs, work_dir)
-            return transfer.report()
-        if src_root is None:
-            raise BuildError("COPY has sources but no source root to take them from")
-        with SourceTree(src_root, ignore, what=what) as tree:
+            return place_all(transfer, [], _nothing, heredocs, work_dir)
+        what = "the build context" if source_is_context else "the source stage"
+        with open_sources(src_root, ignore, what=what, keyword="COPY") as tree:
             items = plan_sources(
                 tree,
                 sources,
@@ -116,13 +110,18 @@ def copy_into(
                 allow_empty_wildcard=allow_empty_wildcard,
                 keyword="COPY",
             )
-            if not parents:
-                transfer.check_destination(len(items) + len(heredocs))
-            for item in items:
-                transfer.place(tree, item.match, entry_filter=item.entry_filter)
-        if heredocs:
-            transfer.place_inline(heredocs, work_dir)
-        return transfer.report()
+            return place_all(
+                transfer,
+                items,
+                lambda item: place_local(transfer, tree, item),
+                heredocs,
+                work_dir,
+                check_destination=not parents,
+            )
+
+
+def _nothing(item: object) -> None:
+    """What placing nothing does."""
 
 
 def chomp_heredoc(content: str) -> str:
@@ -142,6 +141,20 @@ class LocalItem:
     def __init__(self, match: SourceMatch, entry_filter: EntryFilter = take_everything) -> None:
         self.match = match
         self.entry_filter = entry_filter
+
+
+def open_sources(
+    src_root: Path | None, ignore: Ignore | None, *, what: str, keyword: str
+) -> SourceTree:
+    """The source root local sources are taken from (`what` names it in messages)."""
+    if src_root is None:
+        raise BuildError(f"{keyword} has local sources but no source root to take them from")
+    return SourceTree(src_root, ignore, what=what)
+
+
+def place_local(transfer: Transfer, tree: SourceTree, item: LocalItem) -> None:
+    """Copy a planned local source, the entries its filter takes."""
+    transfer.place(tree, item.match, entry_filter=item.entry_filter)
 
 
 def compile_excludes(excludes: Sequence[str]) -> IgnoreMatcher | None:

@@ -1,15 +1,14 @@
-"""`ADD <git repository>`: which sources are git refs, and fetching them with `git`.
+"""`ADD <git repository>`: what a git source asks for, and fetching it with `git`.
 
-Git sources, as BuildKit's `dfgitutil.ParseGitRef` reads them:
+Which sources are git repositories is `kinds.source_kind`'s decision. What
+one asks for, as BuildKit's `dfgitutil.ParseGitRef` reads it:
 
-- `https://host/path/repo.git`, `http://...git` (the path must end in `.git`,
-  otherwise it is a plain download), `git://host/repo`, `ssh://user@host/repo`;
-- scp-like `user@host:path/repo.git`;
+- the remote: the URL (`https://host/repo.git`, `git://host/repo`,
+  `ssh://user@host/repo`, scp-like `user@host:path/repo.git`) without
+  fragment and query;
 - `#ref:subdir` after the URL: a branch, tag or commit, and a directory of
   the repository to copy; or the query form `?ref=`, `?tag=`, `?branch=`,
-  `?subdir=`, `?checksum=` (`?commit=`), `?keep-git-dir=`, `?submodules=`;
-- `github.com/...` without a scheme is a local path for ADD (BuildKit only
-  reads it as git for build contexts); `file://` is not a git source.
+  `?subdir=`, `?checksum=` (`?commit=`), `?keep-git-dir=`, `?submodules=`.
 
 The repository is fetched with the git CLI (shallow when the server allows
 it), the ref checked out, submodules updated; `.git` is dropped unless
@@ -30,11 +29,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from builder.errors import BuildError
+from builder.solve.copy.kinds import GIT_SCHEMES, SourceKind, redact, source_kind
 
 __all__ = ["GitRef", "fetch_git", "parse_git_ref"]
 
-_SCHEMES: Final = ("http", "https", "git", "ssh")
-_SCP_LIKE: Final = re.compile(r"^([A-Za-z0-9_.-]+)@([A-Za-z0-9.-]+):(?!//)(.+)$")
 _HEX_REF: Final = re.compile(r"^[0-9a-f]{7,64}$")
 _QUERY_KEYS: Final = (
     "ref", "tag", "branch", "subdir", "checksum", "commit", "keep-git-dir", "submodules",
@@ -107,24 +105,19 @@ def _apply_query(ref: GitRef, query: str) -> GitRef:
 
 
 def parse_git_ref(source: str) -> GitRef | None:
-    """The git ref a source names, or None when it is not a git source."""
-    if source.startswith(("./", "../", "github.com/")):
+    """The git ref a source names, or None when it is not a git source.
+
+    Raises BuildError for a query it cannot read (`?foo=`, `?tag=a&branch=b`).
+    """
+    if source_kind(source) is not SourceKind.GIT:
         return None
-    scheme, sep, _ = source.partition("://")
-    if sep:
-        if scheme.lower() not in _SCHEMES:
-            return None
+    if "://" in source:
         parts = urllib.parse.urlsplit(source)
-        if scheme.lower() in ("http", "https") and not parts.path.endswith(".git"):
-            return None
         remote = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
         ref, _, subdir = parts.fragment.partition(":")
         result = GitRef(remote, ref, subdir)
         return _apply_query(result, parts.query) if parts.query else result
-    match = _SCP_LIKE.match(source)
-    if match is None:
-        return None
-    remote, _, fragment = source.partition("#")
+    remote, _, fragment = source.partition("#")  # scp-like: user@host:path#ref:subdir
     ref, _, subdir = fragment.partition(":")
     return GitRef(remote, ref, subdir)
 
@@ -141,7 +134,7 @@ def _git_env(home: Path) -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_ALLOW_PROTOCOL": ":".join(_SCHEMES),
+        "GIT_ALLOW_PROTOCOL": ":".join(GIT_SCHEMES),
         "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
     }
     for name in ("SSH_AUTH_SOCK", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
@@ -197,8 +190,6 @@ def fetch_git(
 
     Raises BuildError when git fails or the commit is not `checksum`.
     """
-    from builder.solve.copy.url import redact
-
     shown = redact(ref.remote) + (f"#{ref.ref}" if ref.ref else "")
     checkout = directory / "checkout"
     home = directory / "home"

@@ -13,7 +13,9 @@ For each thing a source names (BuildKit's fsutil `Copy` and `prepareTargetDir`):
   directory, under the name it was asked by; else it *becomes* the
   destination (replacing a file or symlink there).
 
-`Transfer` holds one COPY/ADD's destination, metadata policy and report.
+`Transfer` holds one COPY/ADD's destination, metadata policy and report;
+`open_transfer` sets one up from the instruction's flags and `place_all`
+writes what was planned, heredocs last: COPY and ADD share both.
 """
 
 from __future__ import annotations
@@ -23,21 +25,23 @@ import os
 import posixpath
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from builder.errors import BuildError
 from builder.solve.copy.chmod import parse_chmod
 from builder.solve.copy.chown import resolve_chown
-from builder.solve.copy.dest import DestRoot, DirOwner, container_path
+from builder.solve.copy.dest import DestRoot, DirOwner, container_path, dest_path
 from builder.solve.copy.source import SourceMatch, SourceTree
 from builder.solve.copy.tree import EntryFilter, MetadataPolicy, TreeWriter, take_everything
 
-__all__ = ["CopyReport", "InlineFile", "Transfer", "os_errors"]
+__all__ = ["CopyReport", "InlineFile", "Transfer", "open_transfer", "os_errors", "place_all"]
 
 _INLINE_MODE: Final = 0o644  # BuildKit's Mkfile mode for heredoc sources
+
+Planned = TypeVar("Planned")
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class Transfer:
         user_root: Path | None,
     ) -> None:
         self.keyword = keyword
-        self.dest_path = dest  #: absolute, a trailing "/" kept (`copy_dest.dest_path`)
+        self.dest_path = dest  #: absolute, a trailing "/" kept (`dest.dest_path`)
         owner = self._owner(chown, user_root or dest_root)
         chmod_spec = parse_chmod(chmod) if chmod else None
         self.policy = MetadataPolicy(owner, reset_owner, chmod_spec, copy_xattrs, timestamp_ns)
@@ -235,3 +239,62 @@ class Transfer:
             with SourceTree(root, what="the heredoc") as tree:
                 for inline in files:
                     self.place(tree, tree.match(inline.name, keyword=self.keyword))
+
+
+@contextlib.contextmanager
+def open_transfer(
+    dest_root: Path,
+    *,
+    keyword: str,
+    dest: str,
+    workdir: str,
+    chown: str | tuple[int, int] | None,
+    chmod: str | None,
+    from_context: bool,
+    timestamp_ns: int | None,
+    user_root: Path | None,
+) -> Iterator[Transfer]:
+    """The `Transfer` of one COPY/ADD to `dest` (as written, relative to `workdir`).
+
+    Sources from the build context (`from_context`) are owned by root and
+    lose their xattrs; from a stage they keep both. An OSError inside
+    becomes a BuildError.
+    """
+    with (
+        os_errors(keyword),
+        Transfer(
+            dest_root,
+            keyword=keyword,
+            dest=dest_path(workdir, dest),
+            chown=chown,
+            chmod=chmod,
+            reset_owner=from_context,
+            copy_xattrs=not from_context,
+            timestamp_ns=timestamp_ns,
+            user_root=user_root,
+        ) as transfer,
+    ):
+        yield transfer
+
+
+def place_all(
+    transfer: Transfer,
+    planned: Sequence[Planned],
+    place: Callable[[Planned], None],
+    heredocs: Sequence[InlineFile],
+    work_dir: Path | None,
+    *,
+    check_destination: bool = True,
+) -> CopyReport:
+    """Place every planned source (`place`), then the heredocs; return what was written.
+
+    With `check_destination`, several things need a directory destination
+    (`Transfer.check_destination`).
+    """
+    if check_destination:
+        transfer.check_destination(len(planned) + len(heredocs))
+    for item in planned:
+        place(item)
+    if heredocs:
+        transfer.place_inline(heredocs, work_dir)
+    return transfer.report()

@@ -38,13 +38,13 @@ from builder.context.dockerignore import (
     go_clean,
 )
 from builder.errors import BuildError
+from builder.solve.copy.rootdir import OpenRoot
 
 __all__ = ["Ignore", "SourceMatch", "SourceTree", "clean_source", "split_wildcards"]
 
 #: A .dockerignore matcher, or any predicate "is this relpath excluded?".
 Ignore = IgnoreMatcher | Callable[[str], bool]
 
-_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_SYMLINKS: Final = 255  # what fsutil's root-scoped resolution allows
 
 
@@ -81,11 +81,10 @@ class SourceMatch:
     pattern_path: str | None = None
 
 
-class SourceTree:
+class SourceTree(OpenRoot):
     """An open source root with its ignore rules. Close it (or use `with`)."""
 
     def __init__(self, root: Path, ignore: Ignore | None = None, *, what: str) -> None:
-        self.root = root
         self.what = what  #: "the build context", "stage build"... for messages
         self._matcher = ignore if isinstance(ignore, IgnoreMatcher) else None
         self._ignore: Callable[[str], bool] | None
@@ -93,21 +92,7 @@ class SourceTree:
             self._ignore = ignore.matches if ignore.patterns else None
         else:
             self._ignore = ignore
-        try:
-            self.fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise BuildError(f"cannot open {what} at {root}: {exc.strerror or exc}") from None
-
-    def __enter__(self) -> SourceTree:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        super().__init__(root, shown=f"{what} at {root}")
 
     # ---------------------------------------------------------------- ignore rules
 
@@ -129,16 +114,7 @@ class SourceTree:
 
     def open_dir(self, rel: str) -> int:
         """A new fd of the directory `rel` (a resolved path: no symlink on the way)."""
-        fd = os.dup(self.fd)
-        try:
-            for name in rel.split("/") if rel else ():
-                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = child
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+        return self.open_below(rel.split("/") if rel else ())
 
     def lstat(self, rel: str) -> os.stat_result | None:
         """lstat of `rel` (a path whose parents are real directories), None when missing."""

@@ -35,7 +35,8 @@ from typing import Final
 
 from builder.errors import BuildError
 from builder.solve.copy.chmod import ChmodSpec
-from builder.solve.copy.dest import DIR_FLAGS, DestRoot, container_path, lstat_at
+from builder.solve.copy.dest import DestRoot, container_path, lstat_at
+from builder.solve.copy.rootdir import DIR_FLAGS
 
 __all__ = ["Decision", "EntryFilter", "MetadataPolicy", "TreeWriter", "take_everything"]
 

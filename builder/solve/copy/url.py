@@ -1,7 +1,7 @@
 """`ADD https://...`: download one file the way BuildKit's HTTP source does.
 
 - `http://` and `https://` sources that are not git repositories
-  (`https://host/repo.git` is git, see `add_git`);
+  (`kinds.source_kind`: `https://host/repo.git` is git);
 - streamed to a scratch directory with a timeout, redirects followed; a
   status outside 200-399 is an error;
 - the file is named after the last component of the URL path
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Final
 
 from builder.errors import BuildError
-from builder.solve.copy.git import parse_git_ref
+from builder.solve.copy.kinds import redact
 
-__all__ = ["Download", "download", "is_http_source", "parse_checksum", "url_file_name"]
+__all__ = ["Download", "download", "parse_checksum", "url_file_name"]
 
 UNNAMED: Final = "__unnamed__"
 DOWNLOAD_MODE: Final = 0o600
@@ -38,24 +38,6 @@ _CHUNK: Final = 1 << 20
 _MAX_REDIRECTS: Final = 10
 _DIGEST_LENGTHS: Final = {"sha256": 64, "sha384": 96, "sha512": 128}
 _HEX: Final = re.compile(r"[a-f0-9]+")
-
-
-def is_http_source(source: str) -> bool:
-    """An `http(s)://` source that is a plain download, not a git repository."""
-    if not source.startswith(("http://", "https://")):
-        return False
-    return parse_git_ref(source) is None
-
-
-def redact(url: str) -> str:
-    """The URL with any `user:password@` replaced, for messages."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"xxxxx:xxxxx@{host}"))
 
 
 def url_file_name(url: str) -> str:

@@ -1,0 +1,55 @@
+"""What a build reports while it runs: the events the executor emits, and who receives them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BuildStarted:
+    """Sent once, before any step, when the number of steps is known (for `(5/9)`)."""
+
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    vertex: int
+    name: str
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    vertex: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """A line about a step that is not the process's output (`resolve ...`)."""
+
+    vertex: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StepDone:
+    vertex: int
+    seconds: float
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class StepFailed:
+    vertex: int
+    message: str
+    seconds: float | None = None  #: how long the step ran; None: the renderer measures it
+
+
+Event = BuildStarted | StepStarted | StepOutput | StepLog | StepDone | StepFailed
+Reporter = Callable[[Event], None]
+
+
+def no_progress(event: Event) -> None:
+    """Report nothing (`--progress quiet`, library use)."""
