@@ -286,12 +286,16 @@ class Parser(WordReader):
         if self.startswith("()"):
             self.i += 2
         elif self.peek() == "(":
-            self.i += 1
-            self.skip_blanks()
-            if self.peek() != ")":
-                raise self.fail()
-            self.i += 1
+            self.empty_parens()
         self.function_body()
+
+    def empty_parens(self) -> None:
+        """At the `(` after a function's name: blanks may separate it from the `)`."""
+        self.i += 1
+        self.skip_blanks()
+        if self.peek() != ")":
+            raise self.fail()
+        self.i += 1
 
     def function_body(self) -> None:
         self.skip_separators()
@@ -342,11 +346,7 @@ class Parser(WordReader):
                 break
             if c == "(":
                 if len(words) == 1 and not assignments and words[0].literal:
-                    self.i += 1
-                    self.skip_blanks()
-                    if self.peek() != ")":
-                        raise self.fail()
-                    self.i += 1
+                    self.empty_parens()
                     self.function_body()
                     return
                 if not words:

@@ -129,27 +129,16 @@ class Scanner:
     def skip_arithmetic(self, opened: int) -> None:
         """Past the `))` that closes an arithmetic `((` (already at the first `(`)."""
         self.i += opened
-        depth = opened
-        s, n = self.s, self.n
-        while self.i < n:
-            c = s[self.i]
-            if c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
-                if depth == 0:
-                    self.i += 1
-                    return
-            elif c in "'\"`":
-                self.skip_quoted(c)
-                continue
-            elif c == "\\":
-                self.i += 1
-            self.i += 1
-        raise self.fail()
+        self.skip_balanced(opened, quotes="'\"`")
 
     def skip_extglob(self) -> None:
-        depth = 0
+        """Past the parentheses of an extended glob `@(...)` (at the `(`)."""
+        self.skip_balanced(0)
+
+    def skip_balanced(self, depth: int, quotes: str = "") -> None:
+        """Past the `)` that closes the `depth` parentheses open (and any opened
+        on the way); a backslash escapes a character, and strings quoted with
+        a character of `quotes` are skipped whole."""
         s, n = self.s, self.n
         while self.i < n:
             c = s[self.i]
@@ -160,6 +149,9 @@ class Scanner:
                 if depth == 0:
                     self.i += 1
                     return
+            elif c in quotes:
+                self.skip_quoted(c)
+                continue
             elif c == "\\":
                 self.i += 1
             self.i += 1
