@@ -1,4 +1,9 @@
-"""Shared test configuration: where the conformance data and corpora live."""
+"""Shared test configuration: where the conformance data and corpora live.
+
+The conformance data (BuildKit's parser and shell test files) is not part of
+the repository: tests find it through $PYBUILD_CONFORMANCE_DIR. Without it
+they skip, except under CI (CI=true), where missing data fails them.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
 FIXTURES = REPO / "fixtures"
 
 # Real-world Dockerfiles from Debian packages, unpacked by
@@ -21,6 +24,53 @@ DEBIAN_CORPUS_ROOTS = (
     CORPUS / "usr/share/gocode/src/github.com/openshift/imagebuilder",
     CORPUS / "usr/share/gocode/src/github.com/docker/docker",
 )
+
+
+CONFORMANCE_ENV = "PYBUILD_CONFORMANCE_DIR"
+
+
+def in_ci() -> bool:
+    """Whether the tests run under CI ($CI set, and not to false or 0)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def conformance_dir() -> Path | None:
+    """The conformance data directory, or None when $PYBUILD_CONFORMANCE_DIR is unset or absent.
+
+    For collecting test cases; a test that needs the data asks `require_conformance`.
+    """
+    value = os.environ.get(CONFORMANCE_ENV, "")
+    if not value:
+        return None
+    path = Path(value).resolve()
+    return path if path.is_dir() else None
+
+
+def require_conformance() -> Path:
+    """The conformance data directory: skip when $PYBUILD_CONFORMANCE_DIR is unset,
+    fail when it names no directory, and fail under CI whenever the data is missing."""
+    value = os.environ.get(CONFORMANCE_ENV, "")
+    path = conformance_dir()
+    if path is not None:
+        return path
+    if value:
+        pytest.fail(f"{CONFORMANCE_ENV}={value} is not a directory")
+    reason = f"conformance data not configured: set {CONFORMANCE_ENV} to its directory"
+    if in_ci():
+        pytest.fail(f"{reason} (CI must not skip these tests)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def conformance() -> Path:
+    """The conformance data directory (see `require_conformance`)."""
+    return require_conformance()
+
+
+def missing_conformance(*values: object) -> list[object]:
+    """The one case to collect when the conformance data is absent: a test that
+    asks for the `conformance` fixture then skips or fails instead of vanishing."""
+    return [pytest.param(*values, id="conformance-data")]
 
 
 def require_dir(path: Path, how: str) -> Path:

@@ -32,6 +32,8 @@ from builder.errors import PybuildError
 from builder.lint.config import LintConfig
 from builder.lint.model import Finding, LintContext, Rule, Severity, build_context
 from builder.lint.pragmas import Pragmas, collect
+from builder.lint.results import PARSE_ERROR_CODE as PARSE_ERROR_CODE  # re-exported
+from builder.lint.results import FileResult, ParseFailure
 
 if TYPE_CHECKING:
     from builder.lint.shellcheck import Script
@@ -41,7 +43,6 @@ RULE_PACKAGES: dict[str, str] = {
     "buildkit": "builder.lint.rules.buildkit",
     "context": "builder.lint.rules.context",
 }
-PARSE_ERROR_CODE = "DL1000"
 
 
 class LintInputError(PybuildError):
@@ -63,52 +64,6 @@ class RuleSet:
     hadolint: tuple[Rule, ...] = ()
     buildkit: tuple[Rule, ...] = ()
     context: tuple[Rule, ...] = ()
-
-
-@dataclass(frozen=True)
-class ParseFailure:
-    """Why a Dockerfile did not parse (reported as DL1000)."""
-
-    line: int
-    column: int
-    message: str  #: "unexpected ...\n<what the parser says>"
-    source_line: str | None = None
-
-    def pretty(self, path: str) -> str:
-        """The error with the source line and a caret, ending with a newline."""
-        gutter = " " * len(str(self.line))
-        parts = [f"{path}:{self.line}:{self.column}:"]
-        if self.source_line is not None:
-            parts += [
-                f"{gutter} |",
-                f"{self.line} | {self.source_line}",
-                f"{gutter} | {' ' * (self.column - 1)}^",
-            ]
-        parts.append(self.message)
-        return "\n".join(parts) + "\n"
-
-    def finding(self, path: str) -> Finding:
-        return Finding(PARSE_ERROR_CODE, Severity.ERROR, self.message, path, self.line, self.column)
-
-
-@dataclass
-class FileResult:
-    """The outcome for one Dockerfile."""
-
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    parse_error: ParseFailure | None = None
-
-    def all_findings(self) -> list[Finding]:
-        """The findings, a parse error first as a DL1000 finding."""
-        head = [self.parse_error.finding(self.path)] if self.parse_error else []
-        return head + self.findings
-
-    def failed(self, threshold: Severity) -> bool:
-        """hadolint's rule: a parse error, or a finding at or above the threshold."""
-        if self.parse_error is not None:
-            return True
-        return any(f.severity >= threshold for f in self.findings)
 
 
 #: Formats whose exit code is always 0 in hadolint.

@@ -24,9 +24,6 @@ from builder.context.dockerignore import (
     DockerignoreError,
     IgnoreMatcher,
     IgnorePattern,
-    _classify,
-    _Nfa,
-    _token_regexp,
     compile_go_match,
     contains_wildcards,
     find_ignore_file,
@@ -36,6 +33,8 @@ from builder.context.dockerignore import (
     parse_ignore_file,
     read_ignore_lines,
 )
+from builder.context.dockerignore.gomatch import _Nfa, _token_regexp
+from builder.context.dockerignore.pattern import _classify
 
 
 def matcher(*patterns: str) -> IgnoreMatcher:

@@ -2,8 +2,8 @@
 
 The `dockerfile` package on PyPI wraps BuildKit's parser (Go, via cgo). Every
 Dockerfile in the corpus must give the same instructions, flags, values,
-line spans and heredocs, or fail in both. The corpus: the conformance files,
-our fixtures, and the real-world Dockerfiles that Debian ships with Docker's
+line spans and heredocs, or fail in both. The corpus: the conformance files
+($PYBUILD_CONFORMANCE_DIR, see tests/conftest.py), our fixtures, and the real-world Dockerfiles that Debian ships with Docker's
 and openshift/imagebuilder's sources (installed by tests/install-deps.sh).
 
 Three differences are known and checked for precisely, not waved through:
@@ -26,7 +26,7 @@ import pytest
 from builder.dockerfile.dump import instruction_to_dict
 from builder.dockerfile.parser import parse
 from builder.errors import ParseError
-from tests.conftest import CONFORMANCE, DEBIAN_CORPUS_ROOTS, FIXTURES, require_dir
+from tests.conftest import DEBIAN_CORPUS_ROOTS, FIXTURES, conformance_dir, require_dir
 
 KEYS = ("cmd", "sub_cmd", "json", "flags", "value", "start_line", "end_line", "heredocs")
 SKIP_SUFFIXES = {".go", ".md", ".tar", ".txt", ".json", ".yaml", ".yml", ".sh"}
@@ -42,7 +42,8 @@ def _is_dockerfile(path: Path) -> bool:
 
 
 def corpus() -> list[Path]:
-    files = [p for p in CONFORMANCE.rglob("*") if _is_dockerfile(p)]
+    conformance = conformance_dir()
+    files = [p for p in conformance.rglob("*") if _is_dockerfile(p)] if conformance else []
     files += [p for p in FIXTURES.rglob("*") if _is_dockerfile(p)]
     for root in DEBIAN_CORPUS_ROOTS:
         if root.is_dir():
@@ -54,6 +55,10 @@ def test_corpus_is_installed() -> None:
     for root in DEBIAN_CORPUS_ROOTS:
         require_dir(root, "run tests/install-deps.sh (Debian golang-*-dev packages)")
     assert len(corpus()) >= 100
+
+
+def test_corpus_has_the_conformance_files(conformance: Path) -> None:
+    assert sum(p.is_relative_to(conformance) for p in corpus()) >= 30
 
 
 def _theirs(text: str) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Tests of Dockerfile word expansion (builder.dockerfile.shell_lexer).
 
 The conformance vectors are read in place from BuildKit's own test data in
-/work/shared/conformance/buildkit/shell; each line is its own test.
+$PYBUILD_CONFORMANCE_DIR/buildkit/shell (tests/conftest.py); each line is its
+own test.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
+from tests.conftest import conformance_dir, missing_conformance
 
-SHELL_DATA = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "buildkit" / "shell"
-)
+SHELL_DATA = Path("buildkit") / "shell"
 ENV_VAR_ENV = {"PWD": "/home", "SHELL": "bash", "KOREAN": "한국어", "NULL": ""}
 
 LEX = ShellLexer()
@@ -30,10 +30,19 @@ def _missing_data(name: str) -> list[object]:
     return [pytest.param(None, name, None, id=f"missing-{name}")]
 
 
+def _vectors(name: str) -> Path | list[object]:
+    """The vector file `name`, or the one case to collect in its place."""
+    root = conformance_dir()
+    if root is None:
+        return missing_conformance(None, None, None)
+    path = root / SHELL_DATA / name
+    return path if path.is_file() else _missing_data(str(path))
+
+
 def _env_var_cases() -> list[object]:
-    path = SHELL_DATA / "envVarTest"
-    if not path.is_file():
-        return _missing_data(str(path))
+    path = _vectors("envVarTest")
+    if not isinstance(path, Path):
+        return path
     cases: list[object] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.startswith("#") or not line.strip():
@@ -49,9 +58,9 @@ def _env_var_cases() -> list[object]:
 
 
 def _words_cases() -> list[object]:
-    path = SHELL_DATA / "wordsTest"
-    if not path.is_file():
-        return _missing_data(str(path))
+    path = _vectors("wordsTest")
+    if not isinstance(path, Path):
+        return path
     cases: list[object] = []
     env: dict[str, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -69,6 +78,7 @@ def _words_cases() -> list[object]:
     return cases
 
 
+@pytest.mark.usefixtures("conformance")
 @pytest.mark.parametrize(("number", "source", "expected"), _env_var_cases())
 def test_buildkit_env_var_vectors(number: int | None, source: str, expected: str | None) -> None:
     if number is None:
@@ -80,6 +90,7 @@ def test_buildkit_env_var_vectors(number: int | None, source: str, expected: str
         assert LEX.expand_word(source, ENV_VAR_ENV) == expected
 
 
+@pytest.mark.usefixtures("conformance")
 @pytest.mark.parametrize(("env", "source", "expected"), _words_cases())
 def test_buildkit_words_vectors(
     env: dict[str, str] | None, source: str, expected: list[str] | None

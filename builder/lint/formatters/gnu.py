@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from builder.lint.formatters._common import severity_word
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 PROGRAM = "hadolint"
 

@@ -16,8 +16,8 @@ from builder.lint.formatters._common import (
 )
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 TIME = "0.001"
 

@@ -10,8 +10,8 @@ from builder.lint.formatters._common import TOOL_FULL_NAME, TOOL_NAME, compact_j
 from builder.lint.model import Severity
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 SCHEMA = "http://json.schemastore.org/sarif-2.1.0"
 

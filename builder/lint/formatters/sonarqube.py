@@ -9,8 +9,8 @@ from builder.lint.formatters._common import TOOL_NAME, compact_json, report_path
 from builder.lint.model import Severity
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 SEVERITIES: dict[Severity, str] = {
     Severity.ERROR: "CRITICAL",

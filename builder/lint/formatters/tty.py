@@ -9,8 +9,8 @@ from builder.lint.formatters._common import severity_word
 from builder.lint.model import Severity
 
 if TYPE_CHECKING:
-    from builder.lint.engine import FileResult
-    from builder.lint.formatters import FormatOptions
+    from builder.lint.formatters.options import FormatOptions
+    from builder.lint.results import FileResult
 
 _COLORS: dict[Severity, str] = {
     Severity.ERROR: "\x1b[1m\x1b[91m",

@@ -24,6 +24,7 @@ from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
 from builder.dockerfile.text import go_trim_left_space, go_trim_space
 from builder.image.platform import host_platform, platform_args
 from builder.lint.model import LintContext, Stage
+from builder.lint.rules.buildkit._directive import parse_check_directive
 
 #: ARGs BuildKit reads itself and never puts in the environment.
 NON_ENV_ARGS = frozenset({"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"})
@@ -366,8 +367,6 @@ def logical_end_line(inst: Instruction) -> int:
 
 def experimental_enabled(ctx: LintContext, name: str) -> bool:
     """Is the experimental check `name` switched on by the file's `# check=` directive?"""
-    from builder.lint.rules.buildkit import parse_check_directive
-
     value = ctx.dockerfile.directive("check")
     if value is None:
         return False
