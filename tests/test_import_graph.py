@@ -40,14 +40,35 @@ ALLOWED: dict[str, frozenset[str]] = {
     "context": frozenset({"errors", "dockerfile"}),
     "plan": frozenset({"errors", "dockerfile", "image"}),
     "solve": frozenset(
-        {"errors", "dockerfile", "plan", "context", "image", "runtime", "snapshot", "store",
-         "registry", "export"}
-    ),  # fmt: skip
+        {
+            "errors",
+            "dockerfile",
+            "plan",
+            "context",
+            "image",
+            "runtime",
+            "snapshot",
+            "store",
+            "registry",
+            "export",
+        }
+    ),
     "lint": frozenset({"errors", "dockerfile", "context", "image", "store", "builder"}),
     "api": frozenset(
-        {"errors", "dockerfile", "plan", "context", "image", "snapshot", "store", "registry",
-         "export", "solve", "lint"}
-    ),  # fmt: skip
+        {
+            "errors",
+            "dockerfile",
+            "plan",
+            "context",
+            "image",
+            "snapshot",
+            "store",
+            "registry",
+            "export",
+            "solve",
+            "lint",
+        }
+    ),
     "builder": frozenset({"dockerfile", "plan", "api", "lint"}),
 }
 CLI = "builder.cli"
