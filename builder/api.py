@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from builder.image.model import ImageConfig
     from builder.lint import LintConfig, LintResult, PartialConfig, Source
     from builder.plan.model import BuildPlan
-    from builder.solve.cache.spec import CacheSpec
+    from builder.solve.cache.remote import CacheSource, CacheSpec
     from builder.solve.cache.types import UsedStep
     from builder.solve.mounts.secrets import SecretSource
     from builder.solve.progress import Event
@@ -180,27 +180,25 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     from builder.solve.executor import build as solve
     from builder.solve.progress import ProgressRenderer, no_progress
 
-    sources = []
-    if checked.cache_from:
-        from builder.solve.cache.remote import open_cache_sources
-
-        sources = open_cache_sources(
-            store,
-            checked.cache_from,
-            insecure_registries=request.insecure_registries,
-            warn=lambda message: warn("cache", message),
-        )
-    checked.solve.cache_from = list(sources)
+    sources: list[CacheSource] = []
     try:
+        if checked.cache_from:
+            from builder.solve.cache.remote import open_cache_sources
+
+            sources = open_cache_sources(
+                store,
+                checked.cache_from,
+                insecure_registries=request.insecure_registries,
+                warn=lambda message: warn("cache", message),
+            )
+        checked.solve.cache_from = list(sources)
         for source in sources:
             source.load()  # warnings before the first progress event
         _stop_if_cancelled(request)
-        try:
-            solved = solve(store, checked.solve, progress=request.progress or no_progress)
-        finally:
-            if isinstance(request.progress, ProgressRenderer):
-                request.progress.close()
+        solved = solve(store, checked.solve, progress=request.progress or no_progress)
     finally:
+        if isinstance(request.progress, ProgressRenderer):
+            request.progress.close()  # a live display ends before the exports
         for source in sources:
             source.close()
     _stop_if_cancelled(request)
