@@ -5,6 +5,13 @@ over it:
 
 - `builder.parse_dockerfile(text, path=...)` -> `builder.dockerfile.ast.Dockerfile`
 - `builder.plan_build(dockerfile, target=..., build_args=...)` -> `builder.plan.graph.BuildPlan`
+- `builder.build(builder.BuildRequest(context=...))` -> `builder.BuildResult` (see `builder.api`
+  and docs/api.md)
+- `builder.lint_dockerfile(paths_or_text, config=None)` -> `builder.lint.LintResult`
+
+(`builder.lint` is the linter package, so the linter's entry point is
+`lint_dockerfile`: a function named `lint` here would be replaced by the
+package as soon as any `builder.lint` module is imported.)
 
 Heavy modules are imported lazily so `pybuild --help` stays fast.
 """
@@ -16,8 +23,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from builder.api import BuildRequest, BuildResult, build, lint_dockerfile
     from builder.dockerfile.ast import Dockerfile
     from builder.plan.graph import BuildPlan
+
+#: names `builder` exports from `builder.api`, imported on first use
+_API = ("BuildRequest", "BuildResult", "build", "lint_dockerfile")
 
 
 def parse_dockerfile(text: str | bytes, path: str = "Dockerfile") -> Dockerfile:
@@ -34,4 +45,21 @@ def plan_build(dockerfile: Dockerfile, **options: Any) -> BuildPlan:
     return plan(dockerfile, **options)
 
 
-__all__ = ["__version__", "parse_dockerfile", "plan_build"]
+def __getattr__(name: str) -> Any:
+    """`builder.build` and friends, imported from `builder.api` when first used."""
+    if name in _API:
+        from builder import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'builder' has no attribute {name!r}")
+
+
+__all__ = [
+    "BuildRequest",
+    "BuildResult",
+    "__version__",
+    "build",
+    "lint_dockerfile",
+    "parse_dockerfile",
+    "plan_build",
+]

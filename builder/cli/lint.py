@@ -145,12 +145,10 @@ def lint_command(
     """
     import time
 
+    from builder.api import lint_config, lint_dockerfile
     from builder.errors import PybuildError
     from builder.lint.config import PartialConfig, describe, parse_format, parse_label
     from builder.lint.config import parse_severity as severity_option
-    from builder.lint.config import resolve as resolve_config
-    from builder.lint.engine import lint
-    from builder.lint.shellcheck import default_cache_dir
 
     started = time.perf_counter()
     try:
@@ -174,21 +172,14 @@ def lint_command(
             trusted_registries=list(trusted_registry or ()),
             label_schema=dict(parse_label(item, "--require-label") for item in require_label or ()),
         )
-        if context is not None and not context.is_dir():
-            raise PybuildError(f"--context {context}: not a directory")
-        settings = resolve_config(
+        settings = lint_config(
             cli,
             config_file=config,
             buildkit_checks=buildkit_checks,
-            context_dir=context,
+            context=context,
             file_path_in_report=file_path_in_report,
-            cache_dir=None if no_cache else default_cache_dir(),
+            shellcheck_cache=not no_cache,
         )
-        from dataclasses import replace
-
-        from builder.lint.images import local_image_env
-
-        settings = replace(settings, image_env=local_image_env())
         files = list(dockerfiles or ())
         if not files:
             if not Path("Dockerfile").is_file():
@@ -199,7 +190,7 @@ def lint_command(
             files = ["Dockerfile"]
         if settings.verbose:
             sys.stderr.write(describe(settings) + "\n")
-        result = lint(files, settings)
+        result = lint_dockerfile(files, settings)
         color = (
             settings.format == "tty"
             and not settings.no_color

@@ -13,15 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from builder import __version__
 from builder.errors import PybuildError, UsageError
-
-if TYPE_CHECKING:
-    from builder.solve.mounts.secrets import SecretSource
 
 app = typer.Typer(
     name="pybuild",
@@ -61,21 +58,9 @@ def _read_dockerfile(name: str) -> tuple[bytes, str]:
     """The Dockerfile bytes and the name to report them under (`-` is stdin)."""
     if name == "-":
         return sys.stdin.buffer.read(), "<stdin>"
-    path = Path(name)
-    try:
-        return path.read_bytes(), name
-    except FileNotFoundError:
-        raise UsageError(
-            f"cannot read Dockerfile {name!r}: no such file",
-            hint="give the path with -f, or run in a directory holding a Dockerfile",
-        ) from None
-    except IsADirectoryError:
-        raise UsageError(
-            f"cannot read Dockerfile {name!r}: it is a directory",
-            hint=f"did you mean -f {os.path.join(name, 'Dockerfile')}?",
-        ) from None
-    except OSError as exc:
-        raise UsageError(f"cannot read Dockerfile {name!r}: {exc.strerror}") from None
+    from builder.api import read_dockerfile
+
+    return read_dockerfile(Path(name), name), name
 
 
 @app.command("parse")
@@ -117,9 +102,9 @@ def parse_command(
         _fail(err)
 
 
-def _build_args(values: list[str]) -> dict[str, str]:
+def _build_args(values: list[str]) -> dict[str, str | None]:
     """`--build-arg K=V`, or `--build-arg K` to take K from the environment (as docker does)."""
-    args: dict[str, str] = {}
+    args: dict[str, str | None] = {}
     for item in values:
         key, eq, value = item.partition("=")
         if not key:
@@ -270,41 +255,33 @@ def build_command(
             raise UsageError(
                 str(exc), hint="a tag looks like name, name:tag or registry/name:tag"
             ) from None
+        options = _BuildOptions(
+            tags=tag or [], build_args=_build_args(build_arg or []), target=target,
+            platform=platform, network=network, secrets=secret or [], ssh=ssh or [],
+            allow=allow or [], labels=label or [], runtime=runtime, progress=progress_mode,
+            quiet=quiet, iidfile=iidfile, no_cache=no_cache,
+            no_cache_filter=no_cache_filter or [], pull=pull, explain_cache=explain_cache,
+            jobs=jobs, outputs=output or [], push=push, metadata_file=metadata_file,
+            insecure_registries=insecure_registry or [], cache_from=cache_from or [],
+            cache_to=cache_to or [],
+        )  # fmt: skip
         if context == "-" and not dry_run:
             if file == "-":
                 raise UsageError("the context and the Dockerfile cannot both come from stdin")
             with _context_from_stdin() as unpacked:
                 name = os.path.join(unpacked, file or "Dockerfile")
-                data, _ = _read_dockerfile(name)
-                options = _BuildOptions(
-                    context=unpacked, dockerfile=data, shown=file or "Dockerfile", file=name,
-                    tags=tag or [], build_args=_build_args(build_arg or []), target=target,
-                    platform=platform, network=network, secrets=secret or [], ssh=ssh or [],
-                    allow=allow or [], labels=label or [], runtime=runtime,
-                    progress=progress_mode, quiet=quiet, iidfile=iidfile, no_cache=no_cache,
-                    no_cache_filter=no_cache_filter or [], pull=pull,
-                    explain_cache=explain_cache, jobs=jobs, outputs=output or [], push=push,
-                    metadata_file=metadata_file, insecure_registries=insecure_registry or [],
-                    cache_from=cache_from or [], cache_to=cache_to or [],
-                )  # fmt: skip
-                _run_build(options)
+                _read_dockerfile(name)  # a missing one is named as unpacked, as before
+                _run_build(options, unpacked, Path(name), file or "Dockerfile")
             return
         name = file if file is not None else os.path.join(context, "Dockerfile")
-        data, shown = _read_dockerfile(name)
         if not dry_run:
-            options = _BuildOptions(
-                context=context, dockerfile=data, shown=shown, file=name, tags=tag or [],
-                build_args=_build_args(build_arg or []), target=target, platform=platform,
-                network=network, secrets=secret or [], ssh=ssh or [], allow=allow or [],
-                labels=label or [], runtime=runtime, progress=progress_mode, quiet=quiet,
-                iidfile=iidfile, no_cache=no_cache, no_cache_filter=no_cache_filter or [],
-                pull=pull, explain_cache=explain_cache, jobs=jobs, outputs=output or [],
-                push=push, metadata_file=metadata_file,
-                insecure_registries=insecure_registry or [],
-                cache_from=cache_from or [], cache_to=cache_to or [],
-            )  # fmt: skip
-            _run_build(options)
+            if name == "-":
+                data, shown = _read_dockerfile(name)
+                _run_build(options, context, data, shown)
+            else:
+                _run_build(options, context, Path(name), name)
             return
+        data, shown = _read_dockerfile(name)
         from builder.dockerfile.parser import parse
         from builder.plan.graph import plan
         from builder.plan.render import render_json, render_text
@@ -313,7 +290,7 @@ def build_command(
         build_plan = plan(
             dockerfile,
             target=target,
-            build_args=_build_args(build_arg or []),
+            build_args=options.build_args,
             platform=platform,
             environ=dict(os.environ),
         )
@@ -334,12 +311,10 @@ def build_command(
 
 @dataclass
 class _BuildOptions:
-    context: str
-    dockerfile: bytes
-    shown: str
-    file: str
+    """`pybuild build`'s options, as given."""
+
     tags: list[str]
-    build_args: dict[str, str]
+    build_args: dict[str, str | None]
     target: str | None
     platform: str | None
     network: str
@@ -387,127 +362,61 @@ def _context_from_stdin() -> Iterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _run_build(options: _BuildOptions) -> None:
-    """Run a build and print its result; every failure is a PybuildError."""
-    from builder.cli.images import open_store
-    from builder.solve.executor import build
-    from builder.solve.progress import make_reporter
-    from builder.solve.request import SolveRequest
+def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, shown: str) -> None:
+    """Build with `builder.build` and print its result; every failure is a PybuildError."""
+    from builder.api import BuildRequest, BuildWarning, build
+    from builder.cli.build_progress import LiveProgress
+    from builder.export.outputs import write_metadata_file
+    from builder.solve.progress import MODES
 
-    if options.network not in ("host", "none", "default"):
-        raise UsageError(f"--network {options.network!r}: expected host or none")
-    if options.progress not in ("auto", "plain", "tty", "rawjson", "quiet"):
+    if options.progress not in MODES:
         raise UsageError(
             f"--progress {options.progress!r}: expected auto, plain, tty, rawjson or quiet"
         )
-    unknown = [a for a in options.allow if a != "security.insecure"]
-    if unknown:
-        raise UsageError(f"--allow {unknown[0]!r}: only security.insecure is known")
+    quiet = options.quiet or options.progress == "quiet"
+
+    def warn(warning: BuildWarning) -> None:
+        prefix = "warning" if warning.topic == "output" else "WARNING"
+        sys.stderr.write(f"{prefix}: {warning.message}\n")
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    request = BuildRequest(
+        context=Path(context), dockerfile=dockerfile, dockerfile_name=shown,
+        tags=options.tags, build_args=options.build_args, target=options.target,
+        platforms=[options.platform] if options.platform else [],
+        labels=_labels(options.labels), outputs=options.outputs, push=options.push,
+        cache_from=options.cache_from, cache_to=options.cache_to, secrets=options.secrets,
+        ssh=options.ssh, network=options.network, runtime=options.runtime, allow=options.allow,
+        no_cache=options.no_cache, no_cache_filter=options.no_cache_filter, pull=options.pull,
+        explain_cache=options.explain_cache, jobs=options.jobs,
+        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+        insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
+        progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
+    )  # fmt: skip
+    result = build(request)
+    if options.iidfile:
+        Path(options.iidfile).write_text(result.image_id)
+    if options.metadata_file:
+        write_metadata_file(options.metadata_file, result.record, store=result.store)
+    if quiet:
+        if not any(spec.to_stdout for spec in result.outputs):
+            sys.stdout.write(result.image_id + "\n")
+    else:
+        if not any(line.startswith("writing image") for line in result.exported):
+            sys.stderr.write(f"writing image {result.image_id} done\n")
+        for line in result.exported:
+            sys.stderr.write(f"{line} done\n")
+
+
+def _labels(values: list[str]) -> dict[str, str]:
+    """`--label KEY=VALUE` options as a dict."""
     labels: dict[str, str] = {}
-    for item in options.labels:
+    for item in values:
         key, _, value = item.partition("=")
         if not key:
             raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
         labels[key] = value
-    secrets: dict[str, SecretSource] = {}
-    ssh: dict[str, list[Path]] = {}
-    if options.secrets or options.ssh:
-        from builder.solve.mounts.run import parse_secret_option, parse_ssh_option
-
-        secrets = dict(parse_secret_option(s) for s in options.secrets)
-        ssh = dict(parse_ssh_option(s) for s in options.ssh)
-    from builder.export.outputs import export_outputs, parse_outputs, write_metadata_file
-    from builder.image.reference import ReferenceError, parse_tag
-
-    try:
-        tags = [str(parse_tag(t)) for t in options.tags]
-    except ReferenceError as err:
-        raise UsageError(str(err)) from None
-    specs = parse_outputs(options.outputs, push=options.push, tags=options.tags)
-    cache_from, cache_to = [], []
-    if options.cache_from or options.cache_to:  # the registry client is slow to import
-        from builder.solve.cache.remote import parse_cache_option
-
-        cache_from = [parse_cache_option(text, direction="from") for text in options.cache_from]
-        cache_to = [parse_cache_option(text, direction="to") for text in options.cache_to]
-    for spec in specs:
-        for warning in spec.warnings:
-            sys.stderr.write(f"warning: {warning}\n")
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    request = SolveRequest(
-        dockerfile=options.dockerfile,
-        context_dir=Path(options.context),
-        dockerfile_name=options.shown,
-        dockerfile_path=None if options.file == "-" else Path(options.file),
-        tags=tags if any(spec.into_store for spec in specs) else [],
-        target=options.target,
-        build_args=dict(options.build_args),
-        labels=labels,
-        platform=options.platform,
-        network="host" if options.network == "default" else options.network,
-        runtime=options.runtime,
-        allow_insecure="security.insecure" in options.allow,
-        secrets=secrets,
-        ssh=ssh,
-        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
-        environ=dict(os.environ),
-        no_cache=options.no_cache,
-        no_cache_filter=options.no_cache_filter,
-        pull=options.pull,
-        explain_cache=options.explain_cache,
-        jobs=options.jobs,
-    )
-    if options.jobs < 0:
-        raise UsageError("--jobs must be 0 (one per CPU) or more")
-    quiet = options.quiet or options.progress == "quiet"
-    mode = "quiet" if quiet else options.progress
-    store = open_store()
-
-    def warn(message: str) -> None:
-        sys.stderr.write(f"WARNING: {message}\n")
-
-    sources = []
-    if cache_from:
-        from builder.solve.cache.remote import open_cache_sources
-
-        sources = open_cache_sources(
-            store, cache_from, insecure_registries=options.insecure_registries, warn=warn
-        )
-    request.cache_from = list(sources)
-    request.inline_cache = any(cache.type == "inline" for cache in cache_to)
-    try:
-        for source in sources:
-            source.load()  # warnings before the live display starts
-        with make_reporter(mode, sys.stderr) as report:
-            result = build(store, request, progress=report)
-    finally:
-        for source in sources:
-            source.close()
-    lines = export_outputs(
-        store, result.record, specs, tags=options.tags, stdout=sys.stdout.buffer,
-        insecure_registries=options.insecure_registries,
-    )  # fmt: skip
-    for cache in cache_to:
-        from builder.solve.cache.remote import export_cache
-
-        lines += export_cache(
-            store, cache, result.used, image_record=result.record,
-            insecure_registries=options.insecure_registries,
-        )  # fmt: skip
-    record = store.find(result.record.id) or result.record
-    image_id = record.id
-    if options.iidfile:
-        Path(options.iidfile).write_text(image_id)
-    if options.metadata_file:
-        write_metadata_file(options.metadata_file, record, store=store)
-    if quiet:
-        if not any(spec.to_stdout for spec in specs):
-            sys.stdout.write(image_id + "\n")
-    else:
-        if not any(line.startswith("writing image") for line in lines):
-            sys.stderr.write(f"writing image {image_id} done\n")
-        for line in lines:
-            sys.stderr.write(f"{line} done\n")
+    return labels
 
 
 from builder.cli.lint import lint_command  # noqa: E402  (its heavy imports are lazy)
