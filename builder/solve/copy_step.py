@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
     from builder.solve.copy.add import add_into
-    from builder.solve.copy.files import InlineFile, copy_into
+    from builder.solve.copy.files import copy_into
+    from builder.solve.copy.request import CopyRequest, InlineFile
 
     cmd = step.command
     assert isinstance(cmd, CopyCommand | AddCommand)
@@ -37,24 +38,24 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
             if link:
                 dest_root = work / "link"
                 dest_root.mkdir()
-            common = {
-                "sources": list(cmd.sources),
-                "dest": cmd.dest,
-                "workdir": state.config.image.config.working_dir or "/",
-                "src_root": src_root,
-                "ignore": None if from_ else ws.ignore,
-                "heredocs": [InlineFile(h.name, h.content.encode()) for h in cmd.heredocs],
-                "chown": cmd.chown,
-                "chmod": cmd.chmod,
-                "excludes": list(cmd.excludes),
-                "timestamp_ns": epoch * 1_000_000_000 if epoch is not None else None,
-                "user_root": root,
-                "work_dir": work,
-            }
+            request = CopyRequest(
+                sources=tuple(cmd.sources),
+                dest=cmd.dest,
+                workdir=state.config.image.config.working_dir or "/",
+                src_root=src_root,
+                ignore=None if from_ else ws.ignore,
+                heredocs=tuple(InlineFile(h.name, h.content.encode()) for h in cmd.heredocs),
+                chown=cmd.chown,
+                chmod=cmd.chmod,
+                excludes=tuple(cmd.excludes),
+                timestamp_ns=epoch * 1_000_000_000 if epoch is not None else None,
+                user_root=root,
+                work_dir=work,
+            )
             if isinstance(cmd, AddCommand):
                 add_into(
                     dest_root,
-                    **common,  # type: ignore[arg-type]
+                    request,
                     checksum=cmd.checksum,
                     keep_git_dir=True if cmd.keep_git_dir else None,
                     unpack=cmd.unpack,
@@ -62,7 +63,7 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
             else:
                 copy_into(
                     dest_root,
-                    **common,  # type: ignore[arg-type]
+                    request,
                     parents=cmd.parents,
                     source_is_context=from_ is None,
                 )

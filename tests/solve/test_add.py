@@ -18,18 +18,28 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 import zstandard
 
 from builder.errors import BuildError
 from builder.solve.copy.add import add_into
-from builder.solve.copy.files import InlineFile
 from builder.solve.copy.git import GitRef, parse_git_ref
 from builder.solve.copy.kinds import SourceKind, source_kind
+from builder.solve.copy.place import CopyReport
+from builder.solve.copy.request import InlineFile
 from builder.solve.copy.url import url_file_name
-from tests.solve.test_copy import GROUP, PASSWD, T2001, File, Link, listing, make_tree
+from tests.solve.test_copy import (
+    GROUP,
+    PASSWD,
+    T2001,
+    File,
+    Link,
+    listing,
+    make_tree,
+    split_request,
+)
 
 # --------------------------------------------------------------------------
 # Archives
@@ -84,8 +94,10 @@ def ctx(tmp_path: Path) -> Path:
     return make_tree(tmp_path / "ctx", {})
 
 
-def add(root: Path, ctx: Path, sources: list[str], dest: str, **kwargs: object):
-    return add_into(root, sources=sources, dest=dest, src_root=ctx, **kwargs)  # type: ignore[arg-type]
+def add(root: Path, ctx: Path | None, sources: list[str], dest: str, **kwargs: Any) -> CopyReport:
+    """`add_into` from `ctx`; `kwargs` mixes request fields and `add_into`'s own keywords."""
+    request, extra = split_request(sources, dest, ctx, kwargs)
+    return add_into(root, request, **extra)
 
 
 @pytest.mark.parametrize("compression", sorted(COMPRESSORS))
@@ -320,7 +332,7 @@ def server() -> Iterator[str]:
 
 
 def test_url_download_is_a_0600_file_named_after_the_url(root: Path, server: str) -> None:
-    report = add_into(root, sources=[f"{server}/files/tool.sh"], dest="/usr/local/bin/")
+    report = add(root, None, [f"{server}/files/tool.sh"], "/usr/local/bin/")
     path = root / "usr/local/bin/tool.sh"
     assert listing(root / "usr/local/bin") == {
         "tool.sh": ("f", "0o600", 0, 0, b"#!/bin/sh\necho tool\n")
@@ -330,60 +342,55 @@ def test_url_download_is_a_0600_file_named_after_the_url(root: Path, server: str
 
 
 def test_url_to_a_file_path_with_chown_chmod(root: Path, server: str) -> None:
-    add_into(root, sources=[f"{server}/files/tool.sh"], dest="/tool", chown="app", chmod="755")
+    add(root, None, [f"{server}/files/tool.sh"], "/tool", chown="app", chmod="755")
     assert listing(root)["tool"] == ("f", "0o755", 1000, 1001, b"#!/bin/sh\necho tool\n")
 
 
 def test_url_without_last_modified_gets_the_epoch_and_a_default_name(
     root: Path, server: str
 ) -> None:
-    add_into(root, sources=[f"{server}/"], dest="/d/")
+    add(root, None, [f"{server}/"], "/d/")
     assert (root / "d/__unnamed__").read_bytes() == b"index"
     assert (root / "d/__unnamed__").stat().st_mtime == 0
 
 
 def test_url_redirects_are_followed(root: Path, server: str) -> None:
-    add_into(root, sources=[f"{server}/moved"], dest="/d/")
+    add(root, None, [f"{server}/moved"], "/d/")
     assert (root / "d/moved").read_bytes() == b"#!/bin/sh\necho tool\n"
 
 
 def test_url_archives_are_not_unpacked_unless_asked(root: Path, server: str) -> None:
-    add_into(root, sources=[f"{server}/files/pkg.tar.gz"], dest="/a/")
+    add(root, None, [f"{server}/files/pkg.tar.gz"], "/a/")
     assert os.listdir(root / "a") == ["pkg.tar.gz"]
-    add_into(root, sources=[f"{server}/files/pkg.tar.gz"], dest="/b/", unpack=True)
+    add(root, None, [f"{server}/files/pkg.tar.gz"], "/b/", unpack=True)
     assert (root / "b/pkg/README").read_text() == "read me"
 
 
 def test_url_checksum(root: Path, server: str, ctx: Path) -> None:
     good = "sha256:" + hashlib.sha256(b"#!/bin/sh\necho tool\n").hexdigest()
-    add_into(root, sources=[f"{server}/files/tool.sh"], dest="/ok", checksum=good)
+    add(root, None, [f"{server}/files/tool.sh"], "/ok", checksum=good)
     assert (root / "ok").is_file()
     wrong = "sha256:" + "0" * 64
     (ctx / "local").write_text("x")
     with pytest.raises(BuildError, match=f"digest mismatch for .*: {good} \\(expected: {wrong}\\)"):
-        add_into(root, sources=[f"{server}/files/tool.sh"], dest="/bad", checksum=wrong)
+        add(root, None, [f"{server}/files/tool.sh"], "/bad", checksum=wrong)
     assert not (root / "bad").exists()
     with pytest.raises(BuildError, match="unsupported digest algorithm 'md5'"):
-        add_into(root, sources=[f"{server}/files/tool.sh"], dest="/bad", checksum="md5:" + "0" * 32)
+        add(root, None, [f"{server}/files/tool.sh"], "/bad", checksum="md5:" + "0" * 32)
 
 
 def test_url_errors_write_nothing(root: Path, server: str, ctx: Path) -> None:
     (ctx / "local").write_text("x")
     with pytest.raises(BuildError, match="invalid response status 404"):
-        add_into(root, sources=["local", f"{server}/missing"], dest="/d/", src_root=ctx)
+        add(root, ctx, ["local", f"{server}/missing"], "/d/")
     with pytest.raises(BuildError, match="invalid response status 500"):
-        add_into(root, sources=[f"{server}/broken"], dest="/d/")
+        add(root, None, [f"{server}/broken"], "/d/")
     assert not (root / "d").exists()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(BuildError, match=f"failed to download http://127.0.0.1:{port}/x"):
-        add_into(
-            root,
-            sources=[f"http://127.0.0.1:{port}/x"],
-            dest="/d/",
-            http_timeout=2,
-        )
+        add(root, None, [f"http://127.0.0.1:{port}/x"], "/d/", http_timeout=2)
 
 
 # --------------------------------------------------------------------------
@@ -450,7 +457,7 @@ def test_git_tag_checkout_without_dot_git(
     root: Path, git_server: tuple[str, dict[str, str]]
 ) -> None:
     url, _ = git_server
-    report = add_into(root, sources=[f"{url}#v1"], dest="/src")
+    report = add(root, None, [f"{url}#v1"], "/src")
     got = listing(root / "src")
     assert got["README"] == ("f", "0o644", 0, 0, b"v1")
     assert got["app/run.sh"][:2] == ("f", "0o755")
@@ -463,34 +470,34 @@ def test_git_default_branch_subdir_and_chown(
     root: Path, git_server: tuple[str, dict[str, str]]
 ) -> None:
     url, _ = git_server
-    add_into(root, sources=[url], dest="/head/")
+    add(root, None, [url], "/head/")
     assert (root / "head/README").read_text() == "v2"
-    add_into(root, sources=[f"{url}#main:app"], dest="/app/", chown="app")
+    add(root, None, [f"{url}#main:app"], "/app/", chown="app")
     assert sorted(listing(root / "app")) == ["conf", "run.sh"]
     assert (root / "app/conf").stat().st_uid == 1000
 
 
 def test_git_commit_and_keep_git_dir(root: Path, git_server: tuple[str, dict[str, str]]) -> None:
     url, commits = git_server
-    add_into(root, sources=[f"{url}#{commits['v1']}"], dest="/c/", keep_git_dir=True)
+    add(root, None, [f"{url}#{commits['v1']}"], "/c/", keep_git_dir=True)
     assert (root / "c/README").read_text() == "v1"
     assert (root / "c/.git").is_dir()
 
 
 def test_git_checksum(root: Path, git_server: tuple[str, dict[str, str]]) -> None:
     url, commits = git_server
-    add_into(root, sources=[f"{url}#v1"], dest="/ok/", checksum=commits["v1"])
+    add(root, None, [f"{url}#v1"], "/ok/", checksum=commits["v1"])
     with pytest.raises(
         BuildError,
         match=f"checksum mismatch .*: the commit is {commits['v1']}, expected {commits['main']}",
     ):
-        add_into(root, sources=[f"{url}#v1"], dest="/bad/", checksum=commits["main"])
+        add(root, None, [f"{url}#v1"], "/bad/", checksum=commits["main"])
     assert not (root / "bad").exists()
 
 
 def test_git_missing_ref_or_subdir(root: Path, git_server: tuple[str, dict[str, str]]) -> None:
     url, _ = git_server
     with pytest.raises(BuildError, match=r"failed to fetch .*#nope"):
-        add_into(root, sources=[f"{url}#nope"], dest="/x/")
+        add(root, None, [f"{url}#nope"], "/x/")
     with pytest.raises(BuildError, match="'nope' does not exist"):
-        add_into(root, sources=[f"{url}#v1:nope"], dest="/x/")
+        add(root, None, [f"{url}#v1:nope"], "/x/")

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from builder.context.dockerignore import parse_ignore_file
 from builder.errors import BuildError
 from builder.solve.copy.dest import dest_path
-from builder.solve.copy.files import InlineFile, chomp_heredoc, copy_into
+from builder.solve.copy.files import CopyReport, chomp_heredoc, copy_into
+from builder.solve.copy.request import CopyRequest, InlineFile
 
 T2001 = 978_307_200  # 2001-01-01T00:00:00Z
 T2002 = 1_009_843_200
@@ -121,8 +123,20 @@ def root(tmp_path: Path) -> Path:
     return make_tree(tmp_path / "root", {"etc/passwd": PASSWD, "etc/group": GROUP})
 
 
-def copy(root: Path, ctx: Path, sources: list[str], dest: str, **kwargs: object):
-    return copy_into(root, sources=sources, dest=dest, src_root=ctx, **kwargs)  # type: ignore[arg-type]
+def split_request(
+    sources: list[str], dest: str, src_root: Path | None, kwargs: dict[str, Any]
+) -> tuple[CopyRequest, dict[str, Any]]:
+    """The request made of the `CopyRequest` fields of `kwargs`, and the other keywords."""
+    names = {f.name for f in fields(CopyRequest)}
+    shared = {key: value for key, value in kwargs.items() if key in names}
+    extra = {key: value for key, value in kwargs.items() if key not in names}
+    return CopyRequest(sources=sources, dest=dest, src_root=src_root, **shared), extra
+
+
+def copy(root: Path, ctx: Path | None, sources: list[str], dest: str, **kwargs: Any) -> CopyReport:
+    """`copy_into` from `ctx`; `kwargs` mixes request fields and `copy_into`'s own keywords."""
+    request, extra = split_request(sources, dest, ctx, kwargs)
+    return copy_into(root, request, **extra)
 
 
 # --------------------------------------------------------------------------
@@ -303,7 +317,7 @@ def test_owner_is_kept_from_another_stage(root: Path, tmp_path: Path) -> None:
     stage = make_tree(tmp_path / "stage", {"home/u/f": File("x", uid=1000, gid=1001)})
     (stage / "home/u").chmod(0o700)
     os.chown(stage / "home/u", 1000, 1001)
-    copy_into(root, sources=["/home"], dest="/h", src_root=stage, source_is_context=False)
+    copy(root, stage, ["/home"], "/h", source_is_context=False)
     assert listing(root / "h") == {
         "u": ("d", "0o700", 1000, 1001),
         "u/f": ("f", "0o644", 1000, 1001, b"x"),
@@ -316,8 +330,8 @@ def test_xattrs_come_from_a_stage_but_not_from_the_context(root: Path, tmp_path:
     os.setxattr(
         src / "bin/ping", "security.capability", bytes.fromhex("0100000200200000" + "00" * 12)
     )
-    copy_into(root, sources=["bin/ping"], dest="/ctx/", src_root=src)
-    copy_into(root, sources=["bin/ping"], dest="/stage/", src_root=src, source_is_context=False)
+    copy(root, src, ["bin/ping"], "/ctx/")
+    copy(root, src, ["bin/ping"], "/stage/", source_is_context=False)
     assert os.listxattr(root / "ctx/ping") == []
     assert os.getxattr(root / "stage/ping", "user.origin") == b"stage"
     assert os.getxattr(root / "stage/ping", "security.capability")[:4] == bytes.fromhex("01000002")
@@ -673,19 +687,10 @@ def test_parents_missing_path_is_an_error(root: Path, ctx: Path) -> None:
 
 def test_heredoc_sources_are_0644_files(root: Path, ctx: Path) -> None:
     body = chomp_heredoc("\t#!/bin/sh\n\techo hi\n")
-    report = copy_into(
-        root, sources=[], dest="/app/", heredocs=[InlineFile("run.sh", body.encode())]
-    )
+    report = copy(root, None, [], "/app/", heredocs=[InlineFile("run.sh", body.encode())])
     assert listing(root / "app") == {"run.sh": ("f", "0o644", 0, 0, b"#!/bin/sh\necho hi\n")}
     assert report.paths == ("/app/run.sh",)
-    copy_into(
-        root,
-        sources=[],
-        dest="/bin/hello",
-        heredocs=[InlineFile("EOF", b"x")],
-        chmod="755",
-        chown="app",
-    )
+    copy(root, None, [], "/bin/hello", heredocs=[InlineFile("EOF", b"x")], chmod="755", chown="app")
     assert listing(root / "bin") == {"hello": ("f", "0o755", 1000, 1001, b"x")}
 
 
@@ -697,7 +702,7 @@ def test_heredocs_come_after_other_sources(root: Path, ctx: Path) -> None:
 
 def test_heredoc_with_a_path_name_is_refused(root: Path) -> None:
     with pytest.raises(BuildError, match="cannot be the name of a file"):
-        copy_into(root, sources=[], dest="/x/", heredocs=[InlineFile("../evil", b"x")])
+        copy(root, None, [], "/x/", heredocs=[InlineFile("../evil", b"x")])
 
 
 def test_urls_and_git_refs_are_refused_by_copy(root: Path, ctx: Path) -> None:

@@ -37,7 +37,8 @@ from builder.solve.copy.files import (
 )
 from builder.solve.copy.git import GitRef, fetch_git, parse_git_ref
 from builder.solve.copy.kinds import SourceKind, is_remote_source, source_kind
-from builder.solve.copy.place import CopyReport, InlineFile, Transfer, open_transfer, place_all
+from builder.solve.copy.place import CopyReport, Transfer, open_transfer, place_all
+from builder.solve.copy.request import CopyRequest
 from builder.solve.copy.source import Ignore, SourceMatch, SourceTree
 from builder.solve.copy.url import download
 
@@ -55,58 +56,41 @@ class _Remote:
 
 def add_into(
     dest_root: Path,
+    request: CopyRequest,
     *,
-    sources: Sequence[str],
-    dest: str,
-    workdir: str = "/",
-    src_root: Path | None = None,
-    ignore: Ignore | None = None,
-    heredocs: Sequence[InlineFile] = (),
-    chown: str | tuple[int, int] | None = None,
-    chmod: str | None = None,
-    excludes: Sequence[str] = (),
     checksum: str | None = None,
     keep_git_dir: bool | None = None,
     unpack: bool | None = None,
-    allow_empty_wildcard: bool = True,
-    timestamp_ns: int | None = None,
-    user_root: Path | None = None,
-    work_dir: Path | None = None,
     http_timeout: float = 300.0,
     git_timeout: float = 600.0,
 ) -> CopyReport:
     """Carry out `ADD [flags] <sources...> <dest>`; return the paths written.
 
-    Arguments as for `copy_into` (local sources always come from the build
+    The request as for `copy_into` (local sources always come from the build
     context), plus `checksum` (`--checksum`), `keep_git_dir`
     (`--keep-git-dir`, None when not given) and `unpack` (`--unpack`, None
     when not given: local archives are unpacked, downloads are not).
-    Scratch files (downloads, clones) go below `work_dir` (default: the
-    system temporary directory) and are removed afterwards.
+    Downloads and clones go below `request.work_dir` and are removed
+    afterwards.
     """
+    sources = request.sources
     _check_checksum(sources, checksum)
     kinds = [_kind(source) for source in sources]
     with (
-        open_transfer(
-            dest_root,
-            keyword="ADD",
-            dest=dest,
-            workdir=workdir,
-            chown=chown,
-            chmod=chmod,
-            from_context=True,
-            timestamp_ns=timestamp_ns,
-            user_root=user_root,
-        ) as transfer,
-        tempfile.TemporaryDirectory(prefix="pybuild-add-", dir=work_dir) as scratch,
-        _context(kinds, src_root, ignore) as tree,
+        open_transfer(dest_root, request, keyword="ADD", from_context=True) as transfer,
+        tempfile.TemporaryDirectory(prefix="pybuild-add-", dir=request.work_dir) as scratch,
+        _context(kinds, request.src_root, request.ignore) as tree,
     ):
         steps = _prepare(
-            sources, kinds, tree, Path(scratch), excludes, allow_empty_wildcard,
+            sources, kinds, tree, Path(scratch), request.excludes, request.allow_empty_wildcard,
             checksum, keep_git_dir, http_timeout, git_timeout,
         )  # fmt: skip
         return place_all(
-            transfer, steps, lambda step: _place(transfer, tree, step, unpack), heredocs, work_dir
+            transfer,
+            steps,
+            lambda step: _place(transfer, tree, step, unpack),
+            request.heredocs,
+            request.work_dir,
         )
 
 

@@ -1,16 +1,16 @@
 """COPY: the file side. Copies sources from a source root into a destination root.
 
 The executor calls `copy_into` with the stage's merged view (or an empty
-directory for `--link`) as `dest_root`, and the build context or another
-stage's root as `src_root`. Sources are resolved inside `src_root` only
-(`source`), written inside `dest_root` only (`dest`), by Docker's
-destination rules (`place`) and metadata rules (`tree`).
+directory for `--link`) as `dest_root`, and a `CopyRequest` whose `src_root`
+is the build context or another stage's root. Sources are resolved inside
+`src_root` only (`source`), written inside `dest_root` only (`dest`), by
+Docker's destination rules (`place`) and metadata rules (`tree`).
 
 BuildKit behaviours kept here (frontend `dispatchCopy`, fsutil `copy`):
 
 - a wildcard that matches nothing copies nothing (not an error, unlike
-  Docker's classic builder) unless `allow_empty_wildcard=False`; the
-  directory before the first wildcard must exist;
+  Docker's classic builder) unless `CopyRequest.allow_empty_wildcard` is
+  False; the directory before the first wildcard must exist;
 - `--exclude` patterns (.dockerignore syntax, `!` exceptions) are matched
   against paths below each source: below a directory source, below the
   base of a wildcard source (`--exclude=*.txt hom*` skips `home.txt`);
@@ -30,12 +30,14 @@ from pathlib import Path
 from builder.context.dockerignore import DockerignoreError, IgnoreMatcher, contains_wildcards
 from builder.errors import BuildError
 from builder.solve.copy.kinds import SourceKind, source_kind
-from builder.solve.copy.place import CopyReport, InlineFile, Transfer, open_transfer, place_all
+from builder.solve.copy.place import CopyReport, Transfer, open_transfer, place_all
+from builder.solve.copy.request import CopyRequest, InlineFile
 from builder.solve.copy.source import Ignore, SourceMatch, SourceTree, clean_source
 from builder.solve.copy.tree import Decision, EntryFilter, take_everything
 
 __all__ = [
     "CopyReport",
+    "CopyRequest",
     "InlineFile",
     "LocalItem",
     "chomp_heredoc",
@@ -49,73 +51,47 @@ __all__ = [
 
 def copy_into(
     dest_root: Path,
+    request: CopyRequest,
     *,
-    sources: Sequence[str],
-    dest: str,
-    workdir: str = "/",
-    src_root: Path | None = None,
-    ignore: Ignore | None = None,
-    heredocs: Sequence[InlineFile] = (),
-    chown: str | tuple[int, int] | None = None,
-    chmod: str | None = None,
     parents: bool = False,
-    excludes: Sequence[str] = (),
     source_is_context: bool = True,
-    allow_empty_wildcard: bool = True,
-    timestamp_ns: int | None = None,
-    user_root: Path | None = None,
-    work_dir: Path | None = None,
 ) -> CopyReport:
     """Carry out `COPY [flags] <sources...> <dest>`; return the paths written.
 
-    - `sources`: as written in the Dockerfile, variables already expanded;
-      `heredocs`: the inline sources (bodies already chomped/expanded);
-    - `ignore`: the build context's .dockerignore matcher (or any predicate
-      on context relpaths); what it excludes is invisible;
-    - `chown`: `"user:group"` (names looked up in `user_root`, default
-      `dest_root`; for `--link` pass the stage's root) or `(uid, gid)`;
-    - `source_is_context`: the build context (owners become 0:0, xattrs are
-      not copied) or another stage's root (owners and xattrs kept);
-    - `timestamp_ns`: a fixed time for everything written (SOURCE_DATE_EPOCH).
+    `parents` is `--parents`; `source_is_context` says whether
+    `request.src_root` is the build context (owners become 0:0, xattrs are
+    not copied) or another stage's root (owners and xattrs kept).
 
     Raises BuildError for a missing source, a bad flag value, or a
     destination that cannot be written.
     """
-    for source in sources:
+    for source in request.sources:
         kind = source_kind(source)
         if kind is SourceKind.GIT:
             raise BuildError("source can't be a git ref for COPY", hint="use ADD for git sources")
         if kind is SourceKind.HTTP:
             raise BuildError("source can't be a URL for COPY", hint="use ADD for URLs")
     with open_transfer(
-        dest_root,
-        keyword="COPY",
-        dest=dest,
-        workdir=workdir,
-        chown=chown,
-        chmod=chmod,
-        from_context=source_is_context,
-        timestamp_ns=timestamp_ns,
-        user_root=user_root,
+        dest_root, request, keyword="COPY", from_context=source_is_context
     ) as transfer:
-        if not sources:
-            return place_all(transfer, [], _nothing, heredocs, work_dir)
+        if not request.sources:
+            return place_all(transfer, [], _nothing, request.heredocs, request.work_dir)
         what = "the build context" if source_is_context else "the source stage"
-        with open_sources(src_root, ignore, what=what, keyword="COPY") as tree:
+        with open_sources(request.src_root, request.ignore, what=what, keyword="COPY") as tree:
             items = plan_sources(
                 tree,
-                sources,
+                request.sources,
                 parents=parents,
-                excludes=compile_excludes(excludes),
-                allow_empty_wildcard=allow_empty_wildcard,
+                excludes=compile_excludes(request.excludes),
+                allow_empty_wildcard=request.allow_empty_wildcard,
                 keyword="COPY",
             )
             return place_all(
                 transfer,
                 items,
                 lambda item: place_local(transfer, tree, item),
-                heredocs,
-                work_dir,
+                request.heredocs,
+                request.work_dir,
                 check_destination=not parents,
             )
 

@@ -34,6 +34,7 @@ from builder.errors import BuildError
 from builder.solve.copy.chmod import parse_chmod
 from builder.solve.copy.chown import resolve_chown
 from builder.solve.copy.dest import DestRoot, DirOwner, container_path, dest_path
+from builder.solve.copy.request import CopyRequest, InlineFile
 from builder.solve.copy.source import SourceMatch, SourceTree
 from builder.solve.copy.tree import EntryFilter, MetadataPolicy, TreeWriter, take_everything
 
@@ -42,14 +43,6 @@ __all__ = ["CopyReport", "InlineFile", "Transfer", "open_transfer", "os_errors",
 _INLINE_MODE: Final = 0o644  # BuildKit's Mkfile mode for heredoc sources
 
 Planned = TypeVar("Planned")
-
-
-@dataclass(frozen=True)
-class InlineFile:
-    """A heredoc source: a file named after its delimiter, holding `data`."""
-
-    name: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -243,18 +236,9 @@ class Transfer:
 
 @contextlib.contextmanager
 def open_transfer(
-    dest_root: Path,
-    *,
-    keyword: str,
-    dest: str,
-    workdir: str,
-    chown: str | tuple[int, int] | None,
-    chmod: str | None,
-    from_context: bool,
-    timestamp_ns: int | None,
-    user_root: Path | None,
+    dest_root: Path, request: CopyRequest, *, keyword: str, from_context: bool
 ) -> Iterator[Transfer]:
-    """The `Transfer` of one COPY/ADD to `dest` (as written, relative to `workdir`).
+    """The `Transfer` of one COPY/ADD to the request's `dest` (relative to its `workdir`).
 
     Sources from the build context (`from_context`) are owned by root and
     lose their xattrs; from a stage they keep both. An OSError inside
@@ -265,13 +249,13 @@ def open_transfer(
         Transfer(
             dest_root,
             keyword=keyword,
-            dest=dest_path(workdir, dest),
-            chown=chown,
-            chmod=chmod,
+            dest=dest_path(request.workdir, request.dest),
+            chown=request.chown,
+            chmod=request.chmod,
             reset_owner=from_context,
             copy_xattrs=not from_context,
-            timestamp_ns=timestamp_ns,
-            user_root=user_root,
+            timestamp_ns=request.timestamp_ns,
+            user_root=request.user_root,
         ) as transfer,
     ):
         yield transfer
