@@ -99,14 +99,14 @@ class RunCommand(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CopyCommand(Command):
+class FileCommand(Command):
+    """What COPY and ADD share (BuildKit's SourcesAndDest, plus the common flags)."""
+
     sources: list[str]  #: paths, heredoc sources excluded (see `heredocs`)
     dest: str
-    from_: str | None = None
     chown: str | None = None
     chmod: str | None = None
     link: bool = False
-    parents: bool = False
     excludes: list[str] = field(default_factory=list)
     heredocs: tuple[Heredoc, ...] = ()  #: inline sources (`COPY <<EOF /dst`)
 
@@ -124,30 +124,22 @@ class CopyCommand(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddCommand(Command):
-    sources: list[str]
-    dest: str
-    chown: str | None = None
-    chmod: str | None = None
-    link: bool = False
-    excludes: list[str] = field(default_factory=list)
-    heredocs: tuple[Heredoc, ...] = ()
+class CopyCommand(FileCommand):
+    from_: str | None = None  #: a stage or an image; never expanded, as in BuildKit
+    parents: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddCommand(FileCommand):
     checksum: str | None = None
     keep_git_dir: bool = False
     unpack: bool | None = None  #: None: not given (ADD decides by source)
 
     def expand(self, expander: Expander) -> Self:
-        word = expander.word
-        return dataclasses.replace(
-            self,
-            sources=[word(s) for s in self.sources],
-            dest=word(self.dest),
-            chown=None if self.chown is None else word(self.chown),
-            chmod=None if self.chmod is None else word(self.chmod),
-            excludes=[word(e) for e in self.excludes],
-            heredocs=expand_inline(self.heredocs, expander),
-            checksum=None if self.checksum is None else word(self.checksum),
-        )
+        expanded = super().expand(expander)
+        if self.checksum is None:
+            return expanded
+        return dataclasses.replace(expanded, checksum=expander.word(self.checksum))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from builder.dockerfile.ast import KEYWORDS, Dockerfile, Heredoc, Instruction
 from builder.dockerfile.commands import (
@@ -133,56 +134,43 @@ def _sources_and_dest(
     return sources, dest, tuple(inline)
 
 
+#: The flags of COPY and ADD, in BuildKit's order (suggestions for typos follow it).
+_COPY_FLAGS = {"from": STRING, "chown": STRING, "chmod": STRING, "link": BOOL, "parents": BOOL,
+               "exclude": STRINGS}  # fmt: skip
+_ADD_FLAGS = {"chown": STRING, "chmod": STRING, "link": BOOL, "exclude": STRINGS,
+              "checksum": STRING, "keep-git-dir": BOOL, "unpack": BOOL}  # fmt: skip
+
+
+def _file_fields(
+    node: Instruction, keyword: str, spec: dict[str, str]
+) -> tuple[dict[str, str | list[str]], dict[str, Any]]:
+    """The flags of a COPY/ADD, and the `FileCommand` fields they and the words give."""
+    flags = parse_flags(node, spec)
+    sources, dest, inline = _sources_and_dest(node, keyword)
+    fields = {
+        "node": node,
+        "sources": sources,
+        "dest": dest,
+        "chown": str_flag(flags, "chown") or None,
+        "chmod": str_flag(flags, "chmod") or None,
+        "link": bool_flag(flags, "link"),
+        "excludes": list_flag(flags, "exclude"),
+        "heredocs": inline,
+    }
+    return flags, fields
+
+
 def _parse_copy(node: Instruction) -> CopyCommand:
-    flags = parse_flags(
-        node,
-        {
-            "from": STRING,
-            "chown": STRING,
-            "chmod": STRING,
-            "link": BOOL,
-            "parents": BOOL,
-            "exclude": STRINGS,
-        },
-    )
-    sources, dest, inline = _sources_and_dest(node, "COPY")
+    flags, fields = _file_fields(node, "COPY", _COPY_FLAGS)
     return CopyCommand(
-        node=node,
-        sources=sources,
-        dest=dest,
-        from_=str_flag(flags, "from") or None,
-        chown=str_flag(flags, "chown") or None,
-        chmod=str_flag(flags, "chmod") or None,
-        link=bool_flag(flags, "link"),
-        parents=bool_flag(flags, "parents"),
-        excludes=list_flag(flags, "exclude"),
-        heredocs=inline,
+        **fields, from_=str_flag(flags, "from") or None, parents=bool_flag(flags, "parents")
     )
 
 
 def _parse_add(node: Instruction) -> AddCommand:
-    flags = parse_flags(
-        node,
-        {
-            "chown": STRING,
-            "chmod": STRING,
-            "link": BOOL,
-            "exclude": STRINGS,
-            "checksum": STRING,
-            "keep-git-dir": BOOL,
-            "unpack": BOOL,
-        },
-    )
-    sources, dest, inline = _sources_and_dest(node, "ADD")
+    flags, fields = _file_fields(node, "ADD", _ADD_FLAGS)
     return AddCommand(
-        node=node,
-        sources=sources,
-        dest=dest,
-        chown=str_flag(flags, "chown") or None,
-        chmod=str_flag(flags, "chmod") or None,
-        link=bool_flag(flags, "link"),
-        excludes=list_flag(flags, "exclude"),
-        heredocs=inline,
+        **fields,
         checksum=str_flag(flags, "checksum") or None,
         keep_git_dir=bool_flag(flags, "keep-git-dir"),
         unpack=bool_flag(flags, "unpack") if "unpack" in flags else None,
