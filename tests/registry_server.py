@@ -12,8 +12,9 @@ until `/v2/` answers. Variants:
   self-signed certificate (`rootcertbundle`), the JWT carries it in `x5c`.
 
 `FaultProxy` sits in front of a registry and injects failures on chosen
-requests (5xx, corrupted or truncated bodies, ignored Range headers), so
-client behaviour is tested against the real registry protocol.
+requests (5xx, corrupted or truncated bodies, ignored Range headers, bodies
+trickled a byte at a time, servers that stall), so client behaviour is
+tested against the real registry protocol.
 
 Each server is a context manager; `stop()` ends it. Nothing here skips: a
 missing tool fails loudly.
@@ -418,7 +419,10 @@ class Fault:
     action: "status" (answer `status` with a registry error body and
     `headers`), "corrupt" (flip one byte of the body), "truncate" (send the
     full Content-Length, then only `keep` bytes, then close), "no-range"
-    (drop the request's Range header upstream).
+    (drop the request's Range header upstream), "trickle" (send the answer's
+    headers, then the body `step` bytes every `delay` seconds; with `keep`,
+    stop after `keep` bytes and hold the connection open), "stall" (accept
+    the request, never answer, hold the connection open).
     """
 
     method: str
@@ -428,6 +432,8 @@ class Fault:
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
     keep: int = 0
+    delay: float = 0.0
+    step: int = 1
     hits: int = 0
 
 
@@ -453,6 +459,10 @@ class _ProxyHandler(_QuietHandler):
                 fault.headers,
             )
             return
+        if fault is not None and fault.action == "stall":
+            proxy.log.append(ProxyLog(self.command, self.path, 0, headers))
+            self._hold(proxy)
+            return
         if fault is not None and fault.action == "no-range":
             headers = {k: v for k, v in headers.items() if k.lower() != "range"}
         conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
@@ -473,6 +483,9 @@ class _ProxyHandler(_QuietHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        if fault is not None and fault.action == "trickle":
+            self._trickle(proxy, fault, data)
+            return
         if fault is not None and fault.action == "truncate":
             self.wfile.write(data[: fault.keep])
             self.wfile.flush()
@@ -480,6 +493,36 @@ class _ProxyHandler(_QuietHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(data)
+
+    def _trickle(self, proxy: FaultProxy, fault: Fault, data: bytes) -> None:
+        """Send `data` slowly; stop early (and stall) after `fault.keep` bytes if set."""
+        end = fault.keep or len(data)
+        self.close_connection = True
+        try:
+            for offset in range(0, end, fault.step):
+                if proxy.stopped.is_set():
+                    return
+                self.wfile.write(data[offset : min(offset + fault.step, end)])
+                self.wfile.flush()
+                time.sleep(fault.delay)
+        except OSError:  # the client gave up: that is what the test wants
+            return
+        if fault.keep:
+            self._hold(proxy)
+
+    def _hold(self, proxy: FaultProxy, limit: float = 60.0) -> None:
+        """Keep the connection open, silent, until the client hangs up (or `limit`)."""
+        self.close_connection = True
+        self.connection.settimeout(0.05)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not proxy.stopped.is_set():
+            try:
+                if not self.connection.recv(1 << 16):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
@@ -491,8 +534,13 @@ class FaultProxy(_ThreadedServer):
         self.upstream_port = upstream.port
         self.faults = list(faults or [])
         self.log: list[ProxyLog] = []
+        self.stopped = threading.Event()
         self._lock = threading.Lock()
         super().__init__(_ProxyHandler)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        super().stop()
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:

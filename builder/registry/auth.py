@@ -227,7 +227,9 @@ class Authenticator:
                 headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
             sep = "&" if parts.query else "?"
             url = realm + (sep + urlencode(query) if query else "")
-            resp = self._transport.request("GET", url, headers=headers, max_body=1 << 20)
+            resp = self._transport.request(
+                "GET", url, headers=headers, max_body=1 << 20, what=_token_what(registry, realm)
+            )
             if resp.status in (404, 405) and creds is not None and creds.has_basic:
                 resp = self._post_form(
                     realm,
@@ -253,7 +255,12 @@ class Authenticator:
             body=body,
             retry=True,
             max_body=1 << 20,
+            what=_token_what(self._transport.registry, realm),
         )
+
+
+def _token_what(registry: str, realm: str) -> str:
+    return f"token for {registry} from {urlsplit(realm).netloc}"
 
 
 def _parse_token(registry: str, body: bytes) -> _Token:

@@ -3,6 +3,9 @@
 Everything a registry sends is checked before it is trusted: manifests are
 hashed and compared with the digest asked for (or announced), blobs are
 hashed while they stream and rejected on a mismatch, sizes are bounded.
+Time is bounded too (`Deadlines`): a manifest must arrive within the
+document deadline, a blob that stalls or crawls fails the attempt and is
+resumed by the next one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from builder.image import mediatypes
@@ -30,6 +32,7 @@ from builder.image.digest import (
 )
 from builder.registry.auth import Authenticator, repository_scope
 from builder.registry.credentials import Credentials, lookup_credentials
+from builder.registry.deadlines import Deadlines, TransferTimeout
 from builder.registry.errors import (
     RegistryAuthError,
     RegistryStatusError,
@@ -37,6 +40,7 @@ from builder.registry.errors import (
     error_for_exception,
     error_for_response,
     printable,
+    timeout_error,
 )
 from builder.registry.transport import Response, RetryPolicy, Transport
 
@@ -81,7 +85,8 @@ class RegistryClient:
     """A session with one registry (`docker.io`, `localhost:5000`, ...).
 
     `credentials`: a Credentials, None for anonymous access, or (default)
-    whatever the docker config holds for this registry. Safe to share
+    whatever the docker config holds for this registry. `deadlines`: time
+    limits of transfers (default: `Deadlines.from_env()`). Safe to share
     between threads.
     """
 
@@ -93,7 +98,7 @@ class RegistryClient:
         credentials: Credentials | _FromDockerConfig | None = FROM_DOCKER_CONFIG,
         docker_config: Path | None = None,
         retry: RetryPolicy | None = None,
-        timeout: urllib3.Timeout | None = None,
+        deadlines: Deadlines | None = None,
         scheme: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         monolithic_max: int | None = None,
@@ -109,7 +114,7 @@ class RegistryClient:
             insecure=insecure,
             scheme=scheme,
             retry=retry,
-            timeout=timeout,
+            deadlines=deadlines,
             pool_size=pool_size,
         )
         if isinstance(credentials, _FromDockerConfig):
@@ -182,8 +187,13 @@ class RegistryClient:
         stream: bool = False,
         retry: bool | None = None,
         max_body: int = MAX_MANIFEST_SIZE,
+        what: str | None = None,
+        commit: bool = False,
     ) -> Response:
-        """A request with authorization; one more try after a 401 with new credentials."""
+        """A request with authorization; one more try after a 401 with new credentials.
+
+        `what` (`manifest app:1 from HOST`) names the object in a timeout's message.
+        """
         self._ensure_pinged()
         if url.startswith("/"):
             url = self.transport.url(url)
@@ -193,7 +203,15 @@ class RegistryClient:
         if auth:
             hdrs["Authorization"] = auth
         resp = self.transport.request(
-            method, url, headers=hdrs, body=body, stream=stream, retry=retry, max_body=max_body
+            method,
+            url,
+            headers=hdrs,
+            body=body,
+            stream=stream,
+            retry=retry,
+            max_body=max_body,
+            what=what,
+            commit=commit,
         )
         if resp.status != 401 or not ours or not isinstance(body, bytes | None):
             return resp
@@ -206,7 +224,15 @@ class RegistryClient:
             return resp
         hdrs["Authorization"] = fresh
         return self.transport.request(
-            method, url, headers=hdrs, body=body, stream=stream, retry=retry, max_body=max_body
+            method,
+            url,
+            headers=hdrs,
+            body=body,
+            stream=stream,
+            retry=retry,
+            max_body=max_body,
+            what=what,
+            commit=commit,
         )
 
     def _check(self, resp: Response, *, ok: tuple[int, ...], what: str) -> Response:
@@ -246,7 +272,11 @@ class RegistryClient:
         path = _manifest_path(repo, ref)
         what = f"manifest {_ref_text(repo, ref)}"
         resp = self._request(
-            "GET", path, scopes=(repository_scope(repo),), headers={"Accept": accept}
+            "GET",
+            path,
+            scopes=(repository_scope(repo),),
+            headers={"Accept": accept},
+            what=f"{what} from {self.registry}",
         )
         self._check(resp, ok=(200,), what=what)
         data = resp.body
@@ -274,6 +304,7 @@ class RegistryClient:
             _manifest_path(repo, ref),
             scopes=(repository_scope(repo, push=push),),
             headers={"Accept": accept},
+            what=f"{what} from {self.registry}",
         )
         if resp.status == 404:
             return None
@@ -312,7 +343,10 @@ class RegistryClient:
     def has_blob(self, repo: str, digest: str, *, push: bool = False) -> bool:
         """Whether the repository has the blob (HEAD)."""
         resp = self._request(
-            "HEAD", _blob_path(repo, digest), scopes=(repository_scope(repo, push=push),)
+            "HEAD",
+            _blob_path(repo, digest),
+            scopes=(repository_scope(repo, push=push),),
+            what=f"blob {digest} in {self.registry}/{repo}",
         )
         if resp.status == 404:
             return False
@@ -330,9 +364,10 @@ class RegistryClient:
     ) -> int:
         """Stream a blob into `sink`, verifying digest and size; return the byte count.
 
-        A connection that breaks mid-way is resumed with a Range request
-        (when the server does not honour it, the bytes already received
-        are skipped in a fresh response).
+        A connection that breaks mid-way, or a body that stalls or crawls
+        (see `Deadlines`), is resumed with a Range request (when the server
+        does not honour it, the bytes already received are skipped in a
+        fresh response).
         """
         what = f"blob {digest} from {self.registry}/{repo}"
         hasher = new_hasher(digest)
@@ -347,6 +382,7 @@ class RegistryClient:
                 scopes=(repository_scope(repo),),
                 headers=headers,
                 stream=True,
+                what=what,
             )
             skip = 0
             if written and resp.status == 206:
@@ -379,9 +415,11 @@ class RegistryClient:
                     sink.write(chunk)
                     if progress is not None:
                         progress(written)
-            except Urllib3Error as err:
+            except (TransferTimeout, Urllib3Error) as err:
                 failures += 1
                 if failures >= policy.attempts:
+                    if isinstance(err, TransferTimeout):
+                        raise timeout_error(what, err.reason, failures, policy.attempts) from None
                     raise error_for_exception(self.registry, err) from None
                 time.sleep(policy.delay(failures))
                 continue
@@ -482,6 +520,7 @@ class RegistryClient:
                     },
                     body=chunk,
                     retry=False,
+                    commit=True,
                 )
                 self._check(resp, ok=(202,), what=what)
                 received = _RANGE.match(resp.header("Range") or "")
@@ -502,6 +541,7 @@ class RegistryClient:
             headers={"Content-Type": "application/octet-stream"},
             body=final_body,
             retry=False,
+            commit=True,
         )
         self._check(resp, ok=(201, 204), what=what)
         announced = resp.header("Docker-Content-Digest")

@@ -42,6 +42,20 @@ class RegistryUnavailableError(RegistryStatusError):
     """The registry could not be reached, or kept failing (connection, TLS, 5xx, 429)."""
 
 
+class RegistryTimeoutError(RegistryUnavailableError):
+    """A transfer stalled, crawled, or missed its deadline on every attempt."""
+
+
+def timeout_error(what: str, reason: str, attempt: int, attempts: int) -> RegistryTimeoutError:
+    """`blob sha256:... from HOST: no data for 30 s (attempt 5 of 5)`; one try: no count."""
+    tries = f" (attempt {attempt} of {attempts})" if attempts > 1 else ""
+    return RegistryTimeoutError(
+        f"{what}: {reason}{tries}",
+        hint="the registry or the network is too slow; the limits are set by "
+        "PYBUILD_REGISTRY_* variables (see docs/images.md)",
+    )
+
+
 class CredentialsError(RegistryError):
     """The docker config file or a credential helper failed."""
 

@@ -3,10 +3,14 @@
 HTTPS is the default. Plain HTTP is only used for loopback hosts
 (`localhost`, `127.0.0.0/8`, `::1`) and hosts marked insecure, and even
 there HTTPS is tried first (without certificate checks), like docker's
-insecure-registry handling. Connection errors, 5xx and 429 are retried with
-exponential backoff (a `Retry-After` is honoured); 4xx never is. Requests
-that carry a stream, and non-idempotent ones, are not retried here: the
-caller restarts the whole operation.
+insecure-registry handling. Connection errors, timeouts, 5xx and 429 are
+retried with exponential backoff (a `Retry-After` is honoured); 4xx never
+is. Requests that carry a stream, and non-idempotent ones, are not retried
+here: the caller restarts the whole operation.
+
+Every read is bounded by `Deadlines` (builder/registry/deadlines.py): the
+socket timeout is the idle limit, a body read into memory must arrive within
+the document deadline, and a streamed body is metered for throughput.
 """
 
 from __future__ import annotations
@@ -23,12 +27,21 @@ from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InsecureRequestWarning,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import InsecureRequestWarning, NameResolutionError, SSLError
 
+from builder.registry.deadlines import Deadlines, Meter, TransferTimeout, env_number, seconds
 from builder.registry.errors import (
     RegistryStatusError,
     error_for_exception,
+    timeout_error,
 )
 
 #: docker.io names the registry in references; this host serves its API.
@@ -40,6 +53,8 @@ MAX_SMALL_BODY = 8 << 20
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
+#: Environment variable: how many times a failing request is tried, the first included.
+ATTEMPTS_ENV_VAR = "PYBUILD_REGISTRY_ATTEMPTS"
 
 
 def _unknown_host(err: BaseException | None) -> bool:
@@ -59,6 +74,14 @@ class RetryPolicy:
     backoff: float = 0.5  #: first wait, in seconds; doubles after each failure
     max_backoff: float = 15.0
     max_retry_after: float = 60.0  #: a longer Retry-After is cut to this
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
+        """The defaults, with the number of tries from `PYBUILD_REGISTRY_ATTEMPTS` if set."""
+        attempts = env_number(
+            ATTEMPTS_ENV_VAR, cls.attempts, unit="tries", integer=True, environ=environ
+        )
+        return cls(attempts=int(attempts))
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         """Seconds to wait before try number `attempt + 1` (attempt counts from 1)."""
@@ -111,6 +134,7 @@ class Response:
     url: str  #: after redirects
     body: bytes = b""
     raw: urllib3.BaseHTTPResponse | None = field(default=None, repr=False)
+    deadlines: Deadlines = field(default_factory=Deadlines, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -123,12 +147,31 @@ class Response:
         return [value] if value is not None else []
 
     def stream(self, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The body in pieces of up to `chunk` bytes, metered by the idle and speed limits.
+
+        A stalled or crawling body raises TransferTimeout (a broken one a
+        urllib3 error) after the bytes already received have been yielded.
+        """
         if self.raw is None:
             if self.body:
                 yield self.body
             return
-        while data := self.raw.read(chunk, decode_content=False):
-            yield data
+        meter = Meter(self.deadlines)
+        pending: list[bytes] = []
+        size = 0
+        try:
+            while data := _read_some(self.raw, meter, chunk, decode=False):
+                pending.append(data)
+                size += len(data)
+                if size >= chunk:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+        except (TransferTimeout, Urllib3Error):
+            if pending:
+                yield b"".join(pending)
+            raise
+        if pending:
+            yield b"".join(pending)
 
     def close(self) -> None:
         if self.raw is not None:
@@ -143,11 +186,26 @@ def _finish(raw: urllib3.BaseHTTPResponse) -> None:
     raw.release_conn()
 
 
-def _read_bounded(raw: urllib3.BaseHTTPResponse, limit: int, decode: bool) -> bytes:
+def _read_some(raw: urllib3.BaseHTTPResponse, meter: Meter, limit: int, decode: bool) -> bytes:
+    """What arrives next (b"" at the end), waiting no longer than `meter` allows."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    wait = meter.read_timeout()
+    if sock is not None:
+        sock.settimeout(wait)
+    try:
+        data = raw.read1(limit, decode_content=decode)
+    except ReadTimeoutError:
+        raise meter.timed_out() from None
+    if data:
+        meter.received(len(data))
+    return data
+
+
+def _read_bounded(raw: urllib3.BaseHTTPResponse, limit: int, decode: bool, meter: Meter) -> bytes:
     parts: list[bytes] = []
     size = 0
     try:
-        while data := raw.read(1 << 16, decode_content=decode):
+        while data := _read_some(raw, meter, 1 << 16, decode):
             size += len(data)
             if size > limit:
                 raise RegistryStatusError(
@@ -170,7 +228,7 @@ class Transport:
         insecure: bool = False,
         scheme: str | None = None,
         retry: RetryPolicy | None = None,
-        timeout: urllib3.Timeout | None = None,
+        deadlines: Deadlines | None = None,
         pool_size: int = 8,
     ):
         self.registry = registry
@@ -179,8 +237,8 @@ class Transport:
         if scheme not in (None, "http", "https"):
             raise ValueError(f"scheme must be http or https, not {scheme!r}")
         self._scheme = scheme if scheme is not None else (None if self.insecure else "https")
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout or urllib3.Timeout(connect=15.0, read=120.0)
+        self.retry = retry or RetryPolicy.from_env()
+        self.deadlines = deadlines or Deadlines.from_env()
         self._pool_options: dict[str, Any] = {
             "num_pools": 16,
             "maxsize": pool_size,
@@ -212,22 +270,30 @@ class Transport:
         return self.base_url + path
 
     def _probe_scheme(self) -> str:
+        url = f"https://{self.host}/v2/"
+        # one limit for the TCP and TLS handshakes and the answer: urllib3 reports
+        # a stalled TLS handshake as a read timeout
+        wait = max(self.deadlines.connect, min(self.deadlines.idle, self.deadlines.document))
         try:
-            resp = self._pool_for(f"https://{self.host}/").urlopen(
+            resp = self._pool_for(url).urlopen(
                 "GET",
-                f"https://{self.host}/v2/",
+                url,
                 retries=False,
                 redirect=False,
                 preload_content=False,
-                timeout=self.timeout,
+                timeout=urllib3.Timeout(connect=wait, read=wait),
             )
         except SSLError:
             return "http"
+        except (ConnectTimeoutError, ReadTimeoutError) as err:
+            if isinstance(err, NewConnectionError):
+                raise error_for_exception(self.registry, err, url=url) from None
+            reason = f"no answer for {seconds(wait)}"
+            raise timeout_error(self._what("GET", url), reason, 1, 1) from None
         except Urllib3Error as err:
             # a plain-HTTP server may also just drop the TLS hello
             text = str(err).lower()
             if "refused" in text or "name or service" in text or "timed out" in text:
-                url = f"https://{self.host}/v2/"
                 raise error_for_exception(self.registry, err, url=url) from None
             return "http"
         _finish(resp)
@@ -256,12 +322,18 @@ class Transport:
         stream: bool = False,
         retry: bool | None = None,
         max_body: int = MAX_SMALL_BODY,
+        what: str | None = None,
+        commit: bool = False,
     ) -> Response:
         """Send a request, following redirects and retrying what may be retried.
 
         `url` may be absolute or a path on the registry. Errors without an
-        answer raise RegistryUnavailableError; an HTTP error status is
-        returned as is, after retries for 5xx/429.
+        answer raise RegistryUnavailableError (RegistryTimeoutError when the
+        last try timed out; `what` names the object in its message); an
+        HTTP error status is returned as is, after retries for 5xx/429.
+        A body read into memory must arrive by the document deadline, unless
+        `commit` (an upload's request): then the answer may take as long as
+        the registry needs to store the data, up to the commit limit.
         """
         if url.startswith("/"):
             url = self.url(url)
@@ -271,7 +343,14 @@ class Transport:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                resp = self._send(method, url, dict(headers or {}), body, stream, max_body)
+                resp = self._send(method, url, dict(headers or {}), body, stream, max_body, commit)
+            except TransferTimeout as err:
+                if last:
+                    raise timeout_error(
+                        what or self._what(method, url), err.reason, attempt, attempts
+                    ) from None
+                time.sleep(self.retry.delay(attempt))
+                continue
             except Urllib3Error as err:
                 if last or isinstance(err, SSLError) or _unknown_host(err):
                     raise error_for_exception(self.registry, err, url=_safe_url(url)) from None
@@ -284,6 +363,9 @@ class Transport:
             return resp
         raise AssertionError("unreachable")
 
+    def _what(self, method: str, url: str) -> str:
+        return f"registry {self.registry}: {method} {_safe_url(url)}"
+
     def _send(
         self,
         method: str,
@@ -292,20 +374,35 @@ class Transport:
         body: bytes | BinaryIO | None,
         stream: bool,
         max_body: int,
+        commit: bool,
     ) -> Response:
+        limits = self.deadlines
+        document = not stream and not commit and not _is_stream(body)
+        meter = Meter(limits, deadline=time.monotonic() + limits.document if document else None)
         for _ in range(_MAX_REDIRECTS + 1):
-            raw = self._pool_for(url).urlopen(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                retries=False,
-                redirect=False,
-                preload_content=False,
-                decode_content=False,
-                timeout=self.timeout,
-                assert_same_host=False,
-            )
+            wait = limits.commit if commit else meter.read_timeout()
+            connect = min(limits.connect, wait) if document else limits.connect
+            try:
+                raw = self._pool_for(url).urlopen(
+                    method,
+                    url,
+                    body=body,
+                    headers=headers,
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=False,
+                    timeout=urllib3.Timeout(connect=connect, read=wait),
+                    assert_same_host=False,
+                )
+            except ConnectTimeoutError as err:
+                if isinstance(err, NewConnectionError):  # refused, unknown host: not a timeout
+                    raise
+                raise TransferTimeout(f"no connection within {seconds(connect)}") from None
+            except ReadTimeoutError:
+                if document and meter.deadline is not None and wait < limits.idle:
+                    raise meter.timed_out() from None
+                raise TransferTimeout(f"no answer for {seconds(wait)}") from None
             location = raw.headers.get("Location")
             if raw.status in _REDIRECTS and location and method in ("GET", "HEAD"):
                 _finish(raw)
@@ -320,8 +417,8 @@ class Transport:
                 url = target
                 continue
             if stream and 200 <= raw.status < 300 and method != "HEAD":
-                return Response(raw.status, raw.headers, url, raw=raw)
-            data = b"" if method == "HEAD" else _read_bounded(raw, max_body, decode=not stream)
+                return Response(raw.status, raw.headers, url, raw=raw, deadlines=limits)
+            data = b"" if method == "HEAD" else _read_bounded(raw, max_body, not stream, meter)
             if method == "HEAD":
                 raw.read(decode_content=False)  # no body: marks the response complete
                 _finish(raw)
