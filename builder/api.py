@@ -10,14 +10,16 @@ the request (a `UsageError` for bad options, with the CLI's messages), opens
 the store (default: `Store.open()`, i.e. $PYBUILD_ROOT or the default root),
 opens the `cache_from` sources, runs the solver, exports the outputs and the
 `cache_to` caches, and returns what was built. Failures are `PybuildError`s
-(`BuildError` for a failing or cancelled step).
+(`BuildError` for a failing step, `BuildCancelled` for a cancelled build).
 
 Several builds may run at once in one process, in threads, against one
 store: this module keeps no state between calls. Progress events go to
 `request.progress` while the solver runs; a `ProgressRenderer` (what
 `builder.solve.progress.make_reporter` returns) is closed when the solve
 ends, before the outputs are written. Setting `request.cancel` stops the
-build: running steps are killed and `build` raises `BuildError`.
+build: every running step is killed and cleaned up (its container, mounts
+and scratch dirs), reported `StepCanceled`, and `build` raises
+`BuildCancelled`. Outputs already being written when it is set are finished.
 
 Heavy modules (the solver, the registry client) are imported inside the
 functions, so importing this module stays cheap.
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from builder.errors import BuildError, UsageError
+from builder.errors import BuildCancelled, UsageError
 
 if TYPE_CHECKING:
     from builder.export.output_spec import OutputSpec
@@ -111,7 +113,7 @@ class BuildRequest:
     stdout: BinaryIO | None = None
     progress: Callable[[Event], None] | None = None  #: receives the solver's events
     warn: Callable[[BuildWarning], None] | None = None  #: told each warning as it happens
-    cancel: threading.Event | None = None  #: set it to stop the build
+    cancel: threading.Event | None = None  #: set it to stop the build (`BuildCancelled`)
 
 
 @dataclass
@@ -318,7 +320,7 @@ def _check(
 
 def _stop_if_cancelled(request: BuildRequest) -> None:
     if request.cancel is not None and request.cancel.is_set():
-        raise BuildError("the build was cancelled")
+        raise BuildCancelled()
 
 
 def _platform_of(config: ImageConfig) -> str:

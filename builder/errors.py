@@ -73,6 +73,21 @@ class BuildError(PybuildError):
     """A build step failed."""
 
 
+class BuildCancelled(BuildError):
+    """The build was stopped from outside (a signal, the caller's cancel event).
+
+    Its running steps were killed and cleaned up. The CLI exits with the
+    signal's code (128 + N); 130, as for SIGINT, when it knows no signal.
+    """
+
+    exit_code = 130
+
+    def __init__(self, message: str = "build canceled", *, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
 class UsageError(PybuildError):
     """The command line is wrong (exit code 2, like docker build)."""
 

@@ -15,7 +15,7 @@ import pytest
 
 import builder
 from builder.api import BuildRequest, BuildResult, lint_config
-from builder.errors import BuildError, ParseError, PybuildError, UsageError
+from builder.errors import BuildCancelled, BuildError, ParseError, PybuildError, UsageError
 from builder.solve.progress import Event, StepStarted
 from builder.store import Store
 from tests.conftest import FIXTURES, REPO
@@ -150,7 +150,7 @@ def test_a_cancelled_build_stops_and_leaves_nothing_running(tmp_path: Path, stor
 
     threading.Thread(target=cancel_when_running, daemon=True).start()
     request = BuildRequest(context, progress=progress, cancel=cancel)
-    with pytest.raises(BuildError):
+    with pytest.raises(BuildCancelled):
         builder.build(request, store=store)
     assert running.is_set() and cancelled_at
     assert time.monotonic() - cancelled_at[0] < 5
@@ -162,7 +162,7 @@ def test_a_build_cancelled_before_it_starts(tmp_path: Path, store: Store) -> Non
     context = write_context(tmp_path / "ctx", "FROM busybox\nRUN true\n")
     cancel = threading.Event()
     cancel.set()
-    with pytest.raises(BuildError, match="cancelled"):
+    with pytest.raises(BuildCancelled, match="canceled"):
         builder.build(BuildRequest(context, cancel=cancel), store=store)
 
 

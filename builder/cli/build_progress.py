@@ -4,10 +4,15 @@ The renderer is made when the first event arrives, so warnings written
 while the build is prepared (an unreadable `--cache-from`) come before the
 display, and a tty display's clock starts with the build. `builder.build`
 closes it when the solve ends, before the outputs are exported.
+
+Showing progress is best effort: when stderr is gone (the terminal was
+closed, which also sends SIGHUP and cancels the build; a closed pipe), the
+write errors are dropped, so they never replace the build's own outcome.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TextIO
 
@@ -31,11 +36,13 @@ class LiveProgress(ProgressRenderer):
             if self._renderer is None:
                 self._renderer = make_reporter(self._mode, self._stream)
             renderer = self._renderer
-        renderer(event)
+        with contextlib.suppress(OSError):
+            renderer(event)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             renderer = self._renderer
         if renderer is not None:
-            renderer.close()
+            with contextlib.suppress(OSError):
+                renderer.close()

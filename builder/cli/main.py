@@ -7,6 +7,7 @@ commands, so `pybuild --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from builder import __version__
-from builder.errors import PybuildError, UsageError
+from builder.errors import BuildCancelled, PybuildError, UsageError
 
 app = typer.Typer(
     name="pybuild",
@@ -363,9 +364,16 @@ def _context_from_stdin() -> Iterator[str]:
 
 
 def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, shown: str) -> None:
-    """Build with `builder.build` and print its result; every failure is a PybuildError."""
+    """Build with `builder.build` and print its result; every failure is a PybuildError.
+
+    SIGINT, SIGTERM and SIGHUP cancel the build (`builder.cli.signals`): it
+    stops and cleans up, and the command exits with the signal's code.
+    """
+    import threading
+
     from builder.api import BuildRequest, BuildWarning, build
     from builder.cli.build_progress import LiveProgress
+    from builder.cli.signals import cancel_on_signals
     from builder.export.outputs import write_metadata_file
     from builder.solve.progress import MODES
 
@@ -380,6 +388,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         sys.stderr.write(f"{prefix}: {warning.message}\n")
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    cancel = threading.Event()
     request = BuildRequest(
         context=Path(context), dockerfile=dockerfile, dockerfile_name=shown,
         tags=options.tags, build_args=options.build_args, target=options.target,
@@ -392,8 +401,14 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
+        cancel=cancel,
     )  # fmt: skip
-    result = build(request)
+    with cancel_on_signals(cancel) as caught:
+        try:
+            result = build(request)
+        except BuildCancelled:
+            caught.ignore_more()
+            _cancelled(caught.exit_code)
     if options.iidfile:
         Path(options.iidfile).write_text(result.image_id)
     if options.metadata_file:
@@ -406,6 +421,14 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
             sys.stderr.write(f"writing image {result.image_id} done\n")
         for line in result.exported:
             sys.stderr.write(f"{line} done\n")
+
+
+def _cancelled(exit_code: int) -> NoReturn:
+    """A cancelled build: one line (the terminal may be gone: SIGHUP), no traceback."""
+    with contextlib.suppress(OSError):
+        sys.stderr.write("ERROR: build canceled\n")
+        sys.stderr.flush()
+    raise typer.Exit(exit_code)
 
 
 def _labels(values: list[str]) -> dict[str, str]:

@@ -8,6 +8,11 @@ the module for its kind: `run_step`, `copy_step`, `workdir_step`, or
 `metadata` for the steps that only change the config. Stages that do not
 depend on each other run at once (`scheduler`). The image of the target
 stage goes into the store under the requested tags.
+
+Stopping: `request.cancel`, set from outside, stops every stage; each step
+that was running is reported `StepCanceled` and the build raises
+`BuildCancelled`. A failing stage stops the others the same way (their
+running steps are `StepCanceled` too), but its own error is the one raised.
 """
 
 from __future__ import annotations
@@ -18,17 +23,19 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from builder.errors import BuildError, PybuildError
+from builder.errors import BuildCancelled, BuildError, PybuildError
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Manifest
 from builder.plan.model import BuildPlan, PlannedStage, Step
 from builder.solve.cache.keys import BuildCache, CachedStep, StepInputs, explain_miss
 from builder.solve.cache.types import UsedStep
+from builder.solve.cancel import BuildStop
 from builder.solve.commit import add_history, timestamp
 from builder.solve.metadata import CONFIG_ONLY_KINDS, apply_config_step
 from builder.solve.progress import (
     BuildStarted,
     Reporter,
+    StepCanceled,
     StepDone,
     StepFailed,
     StepLog,
@@ -64,7 +71,7 @@ class _Build:
         self.bases = Bases(store, pull=request.pull)
         self.cache = BuildCache(store.cache_root)
         #: set when one stage fails (the others stop) or by the caller (everything stops)
-        self.cancel = request.cancel if request.cancel is not None else threading.Event()
+        self.cancel = BuildStop(request.cancel)
         self.used: list[tuple[str, CachedStep, StepInputs, int]] = []
         self.used_lock = threading.Lock()
         self.plan: BuildPlan
@@ -104,9 +111,15 @@ class _Build:
         )  # fmt: skip
         self.progress(BuildStarted(self._vertex_count()))
         jobs = request.jobs or default_jobs()
-        for wave in self.plan.waves:
-            stages = [self.plan.stages[i] for i in wave]
-            run_wave(stages, self._run_stage, jobs=jobs, cancel=self.cancel)
+        try:
+            for wave in self.plan.waves:
+                stages = [self.plan.stages[i] for i in wave]
+                run_wave(stages, self._run_stage, jobs=jobs, cancel=self.cancel)
+        except PybuildError as err:
+            if self.cancel.cancelled() and not isinstance(err, BuildCancelled):
+                raise BuildCancelled() from None  # the stages' errors only say they stopped
+            raise
+        self._stop_if_cancelled()
         statcache.save()
         final = self.stages[self.plan.target]
         used = self._used_steps()
@@ -151,6 +164,7 @@ class _Build:
     def _run_stage(self, stage: PlannedStage) -> None:
         state: StageState | None = None
         for position, step in enumerate(stage.steps):
+            self._stop_if_cancelled()
             if self.cancel.is_set():
                 raise BuildError("cancelled: another stage failed")
             started = time.monotonic()
@@ -166,7 +180,10 @@ class _Build:
             except PybuildError as err:
                 if step.vertex is not None:
                     seconds = time.monotonic() - started
-                    self.progress(StepFailed(step.vertex, err.message, seconds=seconds))
+                    if self._stopped_by_cancel(err):
+                        self.progress(StepCanceled(step.vertex, seconds))
+                    else:
+                        self.progress(StepFailed(step.vertex, err.message, seconds=seconds))
                 if err.location is None and step.kind != "from":
                     err.location = self.ws.location(step.line)
                 raise
@@ -174,6 +191,16 @@ class _Build:
                 self.progress(StepDone(step.vertex, time.monotonic() - started, cached=cached))
         assert state is not None
         self.stages[stage.index] = state
+
+    def _stop_if_cancelled(self) -> None:
+        if self.cancel.cancelled():
+            raise BuildCancelled()
+
+    def _stopped_by_cancel(self, err: PybuildError) -> bool:
+        """Whether a step failed because the build was stopped, not by itself."""
+        from builder.runtime.container import RunCancelledError
+
+        return self.cancel.is_set() and isinstance(err, RunCancelledError | BuildCancelled)
 
     def _step(self, state: StageState, step: Step, stage: PlannedStage, position: int) -> bool:
         """Run one step, or reuse its cached result; True when it came from the cache."""

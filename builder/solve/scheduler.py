@@ -1,8 +1,10 @@
 """Running the stages of a plan: wave after wave, the stages of a wave at once.
 
 A wave holds stages that do not depend on each other (`BuildPlan.waves`).
-The first failure sets the build's cancel event, so the other stages stop
-(their running step is killed), and is the error reported.
+The first failure sets the build's stop event, so the other stages stop
+(their running step is killed), and is the error reported. An exception in
+the waiting thread itself (KeyboardInterrupt) stops them too before it
+propagates.
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ def run_wave(
     first: BaseException | None = None
     with ThreadPoolExecutor(max_workers=min(jobs, len(items))) as pool:
         futures = [pool.submit(run, item) for item in items]
-        for future in as_completed(futures):
-            try:
-                future.result()
-            except BaseException as err:  # the first failure is re-raised below
-                if first is None:
-                    first = err
-                    cancel.set()
+        try:
+            for future in as_completed(futures):
+                try:
+                    future.result()
+                except BaseException as err:  # the first failure is re-raised below
+                    if first is None:
+                        first = err
+                        cancel.set()
+        except BaseException:
+            # Interrupted while waiting (KeyboardInterrupt): stop the stages, so
+            # leaving the pool, which joins them, takes a moment and not a step.
+            cancel.set()
+            raise
     if first is not None:
         raise first

@@ -21,6 +21,7 @@ from builder.solve.progress import (
     PlainProgress,
     QuietProgress,
     RawJsonProgress,
+    StepCanceled,
     StepDone,
     StepFailed,
     StepLog,
@@ -72,6 +73,17 @@ def test_plain_format_is_buildkits() -> None:
         '#3 ERROR: process "false" did not complete successfully: exit code: 1',
         "",
     ]
+
+
+def test_plain_canceled_step_is_buildkits() -> None:
+    lines = plain_lines(
+        [
+            StepStarted(4, "[two 2/2] RUN sleep 27"),
+            StepOutput(4, b"half a line"),
+            StepCanceled(4, 1.5),
+        ]
+    )
+    assert lines == ["#4 [two 2/2] RUN sleep 27", "#4 T half a line", "#4 CANCELED", ""]
 
 
 def test_plain_joins_partial_lines_and_flushes_the_rest() -> None:
@@ -186,6 +198,7 @@ KEYS = {
     "step_log": ["type", "vertex", "time", "data"],
     "step_done": ["type", "vertex", "time", "seconds", "cached"],
     "step_failed": ["type", "vertex", "time", "seconds", "message"],
+    "step_canceled": ["type", "vertex", "time", "seconds"],
 }
 
 
@@ -238,6 +251,16 @@ def test_rawjson_flushes_a_cut_character_and_measures_failed_steps() -> None:
     assert [r["type"] for r in records] == ["step_started", "step_output", "step_failed"]
     assert records[1]["data"] == "\ufffd"
     assert isinstance(records[2]["seconds"], float)
+
+
+def test_rawjson_marks_a_canceled_step() -> None:
+    records = rawjson([StepStarted(1, "RUN sleep 27"), StepOutput(1, b"\xe2"), StepCanceled(1, 2)])
+    stripped = [{k: v for k, v in r.items() if k != "time"} for r in records]
+    assert stripped[-2:] == [
+        {"type": "step_output", "vertex": 1, "data": "\ufffd"},
+        {"type": "step_canceled", "vertex": 1, "seconds": 2.0},
+    ]
+    assert isinstance(records[-1]["seconds"], float)
 
 
 def test_rawjson_concurrent_lines_are_whole_objects() -> None:
@@ -315,6 +338,23 @@ def test_tty_summary_shows_every_step_with_its_state() -> None:
     assert lines[10].startswith(" => [other 2/2] RUN sleep 100")
     assert lines[10].endswith("CANCELED 1.0s")
     assert len(lines) == 11  # done steps keep no output in the summary
+
+
+def test_tty_canceled_step_says_so_while_the_build_goes_on() -> None:
+    report, console, clock = tty()
+    with report:
+        report(BuildStarted(3))
+        report(StepStarted(1, "[one 2/2] RUN sleep 27"))
+        report(StepStarted(2, "[two 2/2] RUN sleep 27"))
+        clock.now += 2.0
+        report(StepCanceled(1, 1.75))
+        text = render_board(report._board, clock.now, 80).plain.splitlines()
+        assert text[1].endswith("CANCELED 1.8s")
+        assert text[2].endswith(" 2.0s") and "CANCELED" not in text[2]
+        report(StepCanceled(2, 2.0))
+    lines = summary_of(console)
+    assert lines[0] == "[+] Building 2.0s (2/3) FINISHED"
+    assert [line.split()[-2:] for line in lines[1:]] == [["CANCELED", "1.8s"], ["CANCELED", "2.0s"]]
 
 
 def test_tty_running_step_shows_its_last_lines_dimmed_and_a_timer() -> None:

@@ -7,7 +7,7 @@ one for `--progress`:
 
 - `plain` (`plain.PlainProgress`): BuildKit's `--progress=plain` format, for
   CI logs: `#N name`, `#N 0.123 output line`, `#N DONE 0.4s`, `#N CACHED`,
-  `#N ERROR: ...`.
+  `#N ERROR: ...`, `#N CANCELED`.
 - `tty` (`tty.TtyProgress`): a live display like BuildKit's: a
   `[+] Building 12.3s (5/9)` header, one line per started step with a
   running timer, the tail of a running step's output dimmed under it, and a
@@ -34,6 +34,7 @@ from builder.solve.progress.events import (
     BuildStarted,
     Event,
     Reporter,
+    StepCanceled,
     StepDone,
     StepFailed,
     StepLog,
@@ -53,6 +54,7 @@ __all__ = [
     "QuietProgress",
     "RawJsonProgress",
     "Reporter",
+    "StepCanceled",
     "StepDone",
     "StepFailed",
     "StepLog",

@@ -47,7 +47,15 @@ class StepFailed:
     seconds: float | None = None  #: how long the step ran; None: the renderer measures it
 
 
-Event = BuildStarted | StepStarted | StepOutput | StepLog | StepDone | StepFailed
+@dataclass(frozen=True)
+class StepCanceled:
+    """The step was running when the build stopped (cancelled, or another stage failed)."""
+
+    vertex: int
+    seconds: float  #: how long it ran until it was stopped
+
+
+Event = BuildStarted | StepStarted | StepOutput | StepLog | StepDone | StepFailed | StepCanceled
 Reporter = Callable[[Event], None]
 
 

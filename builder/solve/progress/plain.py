@@ -1,6 +1,7 @@
 """`--progress=plain`: BuildKit's plain format, for CI logs.
 
-`#N name`, `#N 0.123 output line`, `#N DONE 0.4s`, `#N CACHED`, `#N ERROR: ...`.
+`#N name`, `#N 0.123 output line`, `#N DONE 0.4s`, `#N CACHED`, `#N ERROR: ...`,
+`#N CANCELED` (the step was running when the build stopped).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TextIO
 from builder.solve.progress.base import ProgressRenderer
 from builder.solve.progress.events import (
     Event,
+    StepCanceled,
     StepDone,
     StepFailed,
     StepLog,
@@ -72,6 +74,9 @@ class PlainProgress(ProgressRenderer):
         elif isinstance(event, StepFailed):
             self._flush(event.vertex)
             self._write(f"#{event.vertex} ERROR: {event.message}\n")
+        elif isinstance(event, StepCanceled):
+            self._flush(event.vertex)
+            self._write(f"#{event.vertex} CANCELED\n")
 
     def _output(self, event: StepOutput) -> None:
         data = self.partial.pop(event.vertex, b"") + event.data

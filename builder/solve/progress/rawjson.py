@@ -9,6 +9,10 @@ microseconds, e.g. "2024-05-01T12:00:00.123456Z"):
     {"type": "step_log", "vertex": N, "time": T, "data": str}
     {"type": "step_done", "vertex": N, "time": T, "seconds": float, "cached": bool}
     {"type": "step_failed", "vertex": N, "time": T, "seconds": float, "message": str}
+    {"type": "step_canceled", "vertex": N, "time": T, "seconds": float}
+
+`step_canceled` ends a step that was running when the build stopped (it was
+cancelled, or another stage failed).
 
 `data` of `step_output` is the process's output decoded as UTF-8 (invalid
 bytes become U+FFFD); a character split across two chunks arrives whole in
@@ -31,6 +35,7 @@ from builder.solve.progress.base import ProgressRenderer
 from builder.solve.progress.events import (
     BuildStarted,
     Event,
+    StepCanceled,
     StepDone,
     StepFailed,
     StepLog,
@@ -97,6 +102,9 @@ class RawJsonProgress(ProgressRenderer):
             else:
                 seconds = time.monotonic() - self._started.get(event.vertex, time.monotonic())
             yield {"type": "step_failed", **head, "seconds": seconds, "message": event.message}
+        elif isinstance(event, StepCanceled):
+            yield from self._rest(event.vertex, head)
+            yield {"type": "step_canceled", **head, "seconds": float(event.seconds)}
 
     def _decoder(self, vertex: int) -> codecs.IncrementalDecoder:
         decoder = self._decoders.get(vertex)

@@ -25,6 +25,7 @@ from builder.solve.progress.base import ProgressRenderer
 from builder.solve.progress.events import (
     BuildStarted,
     Event,
+    StepCanceled,
     StepDone,
     StepFailed,
     StepLog,
@@ -129,6 +130,8 @@ class BuildBoard:
             step.end("cached" if event.cached else "done", now, event.seconds)
         elif isinstance(event, StepFailed):
             step.end("error", now, event.seconds)
+        elif isinstance(event, StepCanceled):
+            step.end("canceled", now, event.seconds)
 
     def finish(self, now: float) -> None:
         """The build ended: steps still running were canceled."""
