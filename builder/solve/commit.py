@@ -49,6 +49,7 @@ def commit_tree(
     `overlay`: `tree` is an overlay upper dir (whiteouts, copied-up dirs), not
     a plain tree (`COPY --link` writes one).
     """
+    # the layer writer loads the compressors: a cached rebuild never commits (start-up time)
     from builder.snapshot.diff import prune_unchanged_dirs
     from builder.snapshot.layer import write_layer
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
+    # the COPY/ADD machinery (archives, git, URLs) loads on first use (start-up time)
     from builder.solve.copy.add import add_into
     from builder.solve.copy.files import copy_into
     from builder.solve.copy.request import CopyRequest, InlineFile

@@ -23,10 +23,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from builder.context.dockerignore import DockerignoreError, load_ignore_patterns
+from builder.context.statcache import StatCache
+from builder.dockerfile.parser import parse
 from builder.errors import BuildCancelled, BuildError, PybuildError
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Manifest
+from builder.image.reference import ReferenceError, parse_tag
+from builder.plan.graph import plan
 from builder.plan.model import BuildPlan, PlannedStage, Step
+from builder.solve.cache.format import INLINE_CACHE_KEY
+from builder.solve.cache.inputs import StepKeyer
 from builder.solve.cache.keys import BuildCache, CachedStep, StepInputs, explain_miss
 from builder.solve.cache.types import UsedStep
 from builder.solve.cancel import BuildStop
@@ -49,7 +56,6 @@ from builder.solve.stages import Bases, StageState, find_stage
 from builder.solve.workspace import Workspace
 
 if TYPE_CHECKING:
-    from builder.solve.cache.inputs import StepKeyer
     from builder.store import ImageRecord, Store
 
 __all__ = ["SolveRequest", "SolveResult", "build", "default_jobs"]
@@ -81,12 +87,6 @@ class _Build:
     # --- the whole build --------------------------------------------------------------
 
     def run(self) -> SolveResult:
-        from builder.context.dockerignore import DockerignoreError, load_ignore_patterns
-        from builder.context.statcache import StatCache
-        from builder.dockerfile.parser import parse
-        from builder.plan.graph import plan
-        from builder.solve.cache.inputs import StepKeyer
-
         request = self.request
         dockerfile = parse(request.dockerfile, request.dockerfile_name)
         self.plan = plan(
@@ -123,10 +123,9 @@ class _Build:
         statcache.save()
         final = self.stages[self.plan.target]
         used = self._used_steps()
-        from builder.solve.cache.format import INLINE_CACHE_KEY
-
         final.config.image.extra.pop(INLINE_CACHE_KEY, None)  # never a base image's records
         if request.inline_cache:
+            # the remote-cache code loads the registry client: only builds that use it pay
             from builder.solve.cache.remote import embed_inline_cache
 
             embed_inline_cache(final.config.image, used)
@@ -239,6 +238,8 @@ class _Build:
         return False
 
     def _dispatch(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
+        # The step modules are imported on first use: a fully cached rebuild never
+        # loads the runtime, mount or copy code (start-up time is most of its cost).
         if step.kind in CONFIG_ONLY_KINDS:
             created = timestamp(self.request.source_date_epoch)
             text = apply_config_step(state.config, step, self.ws.where(step.line))
@@ -318,8 +319,6 @@ class _Build:
     # --- the image ---------------------------------------------------------------------
 
     def _write_image(self, state: StageState) -> ImageRecord:
-        from builder.image.reference import ReferenceError, parse_tag
-
         image = state.config.image
         image.config.labels.update(self.request.labels)
         image.created = (

@@ -63,6 +63,8 @@ def _network(ws: Workspace, cmd: RunCommand) -> Literal["host", "none"]:
 
 
 def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
+    # imported here: `restore` needs this module's history text, and a cached
+    # rebuild must not load the runtime and mount code (start-up time)
     from builder.runtime.container import run
     from builder.runtime.rootpath import mkdir_in_root
     from builder.runtime.spec import RunSpec

@@ -93,7 +93,7 @@ class Bases:
         if base.kind == "stage" and base.stage_index is not None:
             return done[base.stage_index].copy()
         if base.kind == "scratch":
-            from builder.image.platform import parse_platform
+            from builder.image.platform import parse_platform  # only `FROM scratch` needs it
 
             platform = parse_platform(stage.platform or plan.platform)
             image = ImageConfig(
