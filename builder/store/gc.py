@@ -13,8 +13,8 @@ import json
 import os
 import re
 from collections.abc import Callable
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from builder.errors import StoreError
