@@ -1,13 +1,15 @@
 """Run one process in a transient OCI container, and always clean up.
 
 `run` writes a private bundle (config.json, hosts, resolv.conf, hostname) in a
-temporary directory, starts `runc run` (or `crun run`) with its own state
-directory, streams the merged stdout and stderr to a callback as chunks
-arrive, and returns the exit status. Whatever happens (normal exit, an
-exception in the callback, KeyboardInterrupt, `cancel` set from another
-thread), the container is killed and deleted, the mount points the runtime
-created in the root filesystem are removed, and the bundle and state
-directories are gone before `run` returns or raises.
+temporary directory (memory-backed /dev/shm when an owner tag is given: the
+config holds the environment, `env=` secrets included), starts `runc run`
+(or `crun run`) with the given state root (else a private one), streams
+the merged stdout and stderr to a callback as chunks arrive, and returns
+the exit status. Whatever happens (normal exit, an exception in the
+callback, KeyboardInterrupt, `cancel` set from another thread), the
+container is killed and deleted, the mount points the runtime created in
+the root filesystem are removed, and the bundle and state directories
+are gone before `run` returns or raises.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ KILL_RETRY_SECONDS = 0.2
 RUNTIME_COMMAND_TIMEOUT = 30.0
 ERROR_LINES = 5
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: memory-backed; bundles there are named `pybuild-run-<owner>-*` for the store's recovery
+SHM = Path("/dev/shm")
 # Run a command in a private mount namespace where the cgroup v2 half of a
 # hybrid hierarchy is unmounted (the host's mounts are untouched).
 _HIDE_UNIFIED_CGROUP = 'umount -l "$1" && shift && exec "$@"'
@@ -219,13 +223,14 @@ class _Run:
     rootfs: Path
     private: Path
     container_id: str
+    state_root: Path | None = None
     runtime: _Runtime | None = None
     process: subprocess.Popen[bytes] | None = None
     stubs: list[str] = field(default_factory=list)
 
     @property
     def state_dir(self) -> Path:
-        return self.private / "state"
+        return self.state_root or self.private / "state"
 
     @property
     def log_file(self) -> Path:
@@ -265,6 +270,18 @@ def _clean_up_despite_interrupts(leftovers: _Run) -> tuple[list[str], list[str]]
     return result
 
 
+def _private_dir(work_dir: Path | None, owner: str | None) -> Path:
+    """The run's bundle and log dir: in /dev/shm (named with the owner) when possible."""
+    if owner and SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK):
+        path = SHM / f"pybuild-run-{owner}-{secrets.token_hex(8)}"
+        with contextlib.suppress(OSError):
+            path.mkdir(mode=0o700)
+            return path
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="pybuild-run-", dir=work_dir))
+
+
 def _exit_status(returncode: int) -> tuple[int, int | None]:
     if returncode < 0:  # the runtime itself died of a signal
         return 128 - returncode, -returncode
@@ -282,15 +299,20 @@ def run(
     stdin: bytes | None = None,
     cancel: threading.Event | None = None,
     work_dir: Path | None = None,
+    state_root: Path | None = None,
+    owner: str | None = None,
 ) -> RunResult:
     """Run `spec` in a container on the already-mounted root filesystem `rootfs`.
 
     `output` receives stdout and stderr, merged, as they arrive; `stdin` is
     fed to the process (else it reads /dev/null). `work_dir` is where the
     private bundle and state directories are made (default: the system temp
-    dir). Raises BuildError when the runtime is missing, the working
-    directory does not exist in `rootfs`, or the runtime cannot start the
-    container (the message carries its last error lines); RunCancelledError
+    dir). `state_root` is the runtime's `--root` (default: a private dir); `owner`
+    (`<pid>-<start>`, see `builder.store.owners`) goes into the container id and the bundle's
+    name, in /dev/shm when it is usable, so that a later command can clean up after a killed
+    one. Raises BuildError when the runtime is missing, the working directory does not exist in
+    `rootfs`, or the runtime cannot start the container (the message carries its last error
+    lines); RunCancelledError
     when `cancel` was set. A non-zero exit of the process is not an error here.
     """
     binary = _find_runtime(runtime)
@@ -302,10 +324,9 @@ def run(
             f"working directory {spec.cwd} does not exist in the root filesystem",
             hint="create it before the run (WORKDIR creates it)",
         )
-    if work_dir is not None:
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-    private = Path(tempfile.mkdtemp(prefix="pybuild-run-", dir=work_dir))
-    leftovers = _Run(rootfs, private, f"pybuild-{secrets.token_hex(8)}")
+    private = _private_dir(work_dir, owner)
+    tag = f"{owner}-" if owner else ""
+    leftovers = _Run(rootfs, private, f"pybuild-{tag}{secrets.token_hex(8)}", state_root)
     try:
         tool = _Runtime(
             _runtime_invocation(runtime, binary, leftovers.state_dir, leftovers.log_file)

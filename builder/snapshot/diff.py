@@ -11,14 +11,17 @@ metadata, not mtimes, for directories).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from builder.snapshot.trees import walk
 
 
 def _lower_stat(lowers: list[Path], relpath: str) -> os.stat_result | None:
     for lower in reversed(lowers):
         try:
             return os.lstat(lower / relpath)
-        except OSError:
+        except OSError:  # absent, or a path longer than PATH_MAX: not compared, kept
             continue
     return None
 
@@ -28,20 +31,26 @@ def prune_unchanged_dirs(upper: Path, lowers: list[Path]) -> None:
 
     An empty, non-opaque dir whose owner and mode equal the lower one's
     changed only its mtime, which is not worth a layer (and would make every
-    RUN a layer).
+    RUN a layer). Bottom up, without recursion: any depth is fine.
     """
-    for dirpath, _dirnames, filenames in os.walk(upper, topdown=False):
-        if dirpath == str(upper) or filenames or os.listdir(dirpath):
-            continue
-        path = Path(dirpath)
+
+    def leave(parent_fd: int, name: str, rel: str) -> None:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
         try:
-            if os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y":
-                continue
-        except OSError:
-            pass
-        lower = _lower_stat(lowers, os.path.relpath(path, upper))
+            if os.listdir(fd):
+                return
+            try:
+                if os.getxattr(fd, "trusted.overlay.opaque") == b"y":
+                    return
+            except OSError:
+                pass
+            mine = os.fstat(fd)
+        finally:
+            os.close(fd)
+        lower = _lower_stat(lowers, rel)
         if lower is None:
-            continue
-        mine = os.lstat(path)
+            return
         if (lower.st_mode, lower.st_uid, lower.st_gid) == (mine.st_mode, mine.st_uid, mine.st_gid):
-            os.rmdir(path)
+            os.rmdir(name, dir_fd=parent_fd)
+
+    walk(upper, lambda _fd, _name, _rel, st: stat.S_ISDIR(st.st_mode), leave)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import BuildError
+from builder.snapshot.trees import remove_tree
 
 _MNT_DETACH = 2
 _MS_RDONLY = 1
@@ -130,5 +130,8 @@ def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> It
 
 
 def remove_work_dir(work: Path) -> None:
-    """Delete a step's work dir (its upper dir may hold root-owned files and devices)."""
-    shutil.rmtree(work, ignore_errors=True)
+    """Delete a step's work dir (root-owned files, devices, mounts, any depth).
+
+    What cannot be deleted stays for the recovery of a later command.
+    """
+    remove_tree(work, ignore_errors=True)

@@ -115,6 +115,7 @@ def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> 
                 result = run(
                     root, spec, runtime=ws.request.runtime, output=output,
                     work_dir=work / "bundle", cancel=ws.cancel,
+                    state_root=ws.runtime_root(), owner=ws.owner(),
                 )  # fmt: skip
         if pending:
             tail.append(pending.decode("utf-8", "replace"))

@@ -59,6 +59,17 @@ class Workspace:
         finally:
             remove_work_dir(work)
 
+    def runtime_root(self) -> Path:
+        """The runtime's state root in the store, where recovery finds killed builds' containers."""
+        return self.store.runtime_root(self.request.runtime)
+
+    @staticmethod
+    def owner() -> str:
+        """This process's owner tag (`<pid>-<start>`) for container ids and bundle names."""
+        from builder.store.owners import current_owner
+
+        return current_owner().tag
+
     @staticmethod
     def mounted(state: StageState, work: Path) -> AbstractContextManager[OverlayRoot]:
         """A writable overlay over the stage at `work/merged`; changes land in `work/upper`."""

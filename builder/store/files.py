@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
-import stat
 from pathlib import Path
 
 from builder.errors import StoreError
+from builder.snapshot import trees
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
@@ -67,47 +66,11 @@ def write_atomically(dest: Path, data: bytes, temp: Path, what: str) -> None:
         raise
 
 
-def _make_writable_and_retry(func: object, path: str, _exc: object) -> None:
-    """rmtree error hook: a read-only dir (mode 0555 in an image) blocks deleting its entries."""
-    parent = os.path.dirname(path)
-    for target in (parent, path):
-        with contextlib.suppress(OSError):
-            mode = os.lstat(target).st_mode
-            if stat.S_ISDIR(mode):
-                os.chmod(target, stat.S_IMODE(mode) | stat.S_IRWXU)
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=_make_writable_and_retry)
-        else:
-            os.unlink(path)
-
-
 def remove_tree(path: Path) -> None:
-    """Delete a directory tree that may hold read-only dirs, device nodes, root-owned files."""
-    if not os.path.lexists(path):
-        return
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, onerror=_make_writable_and_retry)
-    else:
-        path.unlink()
+    """Delete a tree that may hold read-only dirs, device nodes, mounts, any depth of dirs."""
+    trees.remove_tree(path)
 
 
 def tree_size(path: Path) -> int:
     """Apparent size of the files under `path` (hard links counted once); races tolerated."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + dirnames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                continue
-            if st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += st.st_size
-    return total
+    return trees.tree_size(path)

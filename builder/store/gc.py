@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from builder.errors import StoreError
 from builder.store.blobs import iter_blobs
 from builder.store.files import fsync_dir, remove_tree, store_error, tree_size, unlink_quietly
 from builder.store.index import ImageIndex, load_index, update_index
+from builder.store.owners import is_alive, owner_of
 from builder.store.paths import TEMP_PREFIX, StoreLayout, temp_name
 
 _CHAIN_HEX = re.compile(r"[0-9a-f]{64}")
@@ -63,6 +67,12 @@ def _temp_entries(layout: StoreLayout) -> list[Path]:
     if layout.snapshots.is_dir():
         found.extend(p for p in layout.snapshots.iterdir() if p.name.startswith(TEMP_PREFIX))
     return found
+
+
+def _stale(entry: Path) -> bool:
+    """A temp entry no running process owns (names without an owner are from older pybuilds)."""
+    owner = owner_of(entry.name)
+    return owner is None or not is_alive(owner)
 
 
 def _referenced(index: ImageIndex) -> tuple[set[str], set[str]]:
@@ -122,11 +132,32 @@ def _unused_snapshots(layout: StoreLayout, chains: set[str]) -> list[Path]:
     ]
 
 
+class _Failures:
+    """The first error of each part of a prune; every part runs even after another failed."""
+
+    def __init__(self) -> None:
+        self.first: StoreError | None = None
+
+    def run(self, what: str, action: Callable[[], None]) -> bool:
+        try:
+            action()
+            return True
+        except StoreError as err:
+            self.first = self.first or err
+        except OSError as err:
+            self.first = self.first or store_error(err, what)
+        return False
+
+
 def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
     """Delete images (dangling, or all), then unreferenced blobs, snapshots and temp files.
 
-    Call with the exclusive GC lock held.
+    Call with the exclusive GC lock held. Each blob, snapshot and temp entry
+    is deleted on its own: a failure is raised at the end, after the others
+    were deleted, and a later prune takes up what is left (images already
+    gone leave their blobs and snapshots unreferenced).
     """
+    failures = _Failures()
     reclaimed = 0
     deleted_temp = 0
     with update_index(layout) as index:
@@ -141,9 +172,12 @@ def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
             reclaimed += _drop_build_cache(layout)
         # inside the index lock no index writer is active; outside the GC lock no blob writer
         for entry in _temp_entries(layout):
-            reclaimed += _size(entry)
-            remove_tree(entry)
-            deleted_temp += 1
+            if not _stale(entry):
+                continue
+            size = _size(entry)
+            if failures.run(f"deleting {entry}", partial(remove_tree, entry)):
+                reclaimed += size
+                deleted_temp += 1
         blobs_used, chains_used = _referenced(index)
         cache_blobs, cache_chains = _build_cache_references(layout)
         blobs_used |= cache_blobs
@@ -158,20 +192,18 @@ def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
 
     deleted_snapshots = 0
     for path in _unused_snapshots(layout, chains_used):
-        reclaimed += _size(path)
-        doomed_dir = layout.snapshots / temp_name("delete")
-        try:
-            os.rename(path, doomed_dir)
-        except OSError as err:
-            raise store_error(err, f"deleting snapshot {path}") from None
-        remove_tree(doomed_dir)
-        deleted_snapshots += 1
+        size = _size(path)
+        if failures.run(f"deleting snapshot {path}", partial(_delete_snapshot, layout, path)):
+            reclaimed += size
+            deleted_snapshots += 1
     for lock in layout.locks.glob("snapshot-*.lock"):  # no snapshot lock is held now
         unlink_quietly(lock)
 
     for directory in (layout.tmp, layout.snapshots, *layout.blobs.iterdir()):
         if directory.is_dir():
             fsync_dir(directory)
+    if failures.first is not None:
+        raise failures.first
     return PruneReport(
         deleted_images=tuple(sorted(doomed)),
         deleted_blobs=deleted_blobs,
@@ -179,6 +211,13 @@ def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
         deleted_temp=deleted_temp,
         reclaimed_bytes=reclaimed,
     )
+
+
+def _delete_snapshot(layout: StoreLayout, path: Path) -> None:
+    """Rename to a temp name first: an interrupted delete never leaves a half snapshot."""
+    doomed_dir = layout.snapshots / temp_name("delete")
+    os.rename(path, doomed_dir)
+    remove_tree(doomed_dir)
 
 
 def disk_usage(layout: StoreLayout) -> DiskUsage:

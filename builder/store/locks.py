@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,8 +44,10 @@ class GcLock:
     shared lock, because waiting for our own lease would never end.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_first_use: Callable[[], None] | None = None) -> None:
+        """`on_first_use` runs once, the first time the lock is held (either side)."""
         self._path = path
+        self._on_first_use = on_first_use
         self._mutex = threading.Lock()
         self._holders = 0
         self._fd: int | None = None
@@ -62,14 +64,27 @@ class GcLock:
                     raise
                 self._fd = fd
             self._holders += 1
+            try:
+                self._first_use()
+            except BaseException:
+                self._release_shared()
+                raise
         try:
             yield
         finally:
             with self._mutex:
-                self._holders -= 1
-                if self._holders == 0 and self._fd is not None:
-                    os.close(self._fd)
-                    self._fd = None
+                self._release_shared()
+
+    def _first_use(self) -> None:
+        hook, self._on_first_use = self._on_first_use, None
+        if hook is not None:
+            hook()
+
+    def _release_shared(self) -> None:
+        self._holders -= 1
+        if self._holders == 0 and self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -80,4 +95,6 @@ class GcLock:
                     hint="prune after the build, pull or load in progress has finished",
                 )
         with file_lock(self._path):
+            with self._mutex:
+                self._first_use()
             yield

@@ -2,23 +2,27 @@
 
 ```
 <root>/blobs/sha256/<hex>        content-addressed blobs (manifests, configs, layers)
-<root>/tmp/                      temp files of writers in progress (stale ones: prune)
+<root>/tmp/                      temp files and dirs of writers and steps (tmp-<kind>-<owner>-*)
 <root>/index.json                image records and names (rewritten atomically)
 <root>/snapshots/<chain-hex>/fs  one unpacked layer each, in overlayfs form
 <root>/snapshots/tmp-*           unpacks in progress or deletions interrupted
 <root>/locks/                    lock files (index, gc, one per snapshot)
 <root>/cache/                    build caches of other components (counted by disk usage)
+<root>/run/<runtime>/            the OCI runtime's state (`runc --root`), container ids with owner
 ```
+
+Every directory is 0700 (see `recovery.py`); `<owner>` is `<pid>-<start time>`
+(`owners.py`), so leftovers of a killed process can be found and removed.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from builder.image.digest import digest_hex, parse_digest
+from builder.store.owners import owned_name
 
 TEMP_PREFIX = "tmp-"
 
@@ -35,8 +39,8 @@ def default_root() -> Path:
 
 
 def temp_name(kind: str) -> str:
-    """A unique name for a temp file or dir: `tmp-<kind>-<pid>-<random>`."""
-    return f"{TEMP_PREFIX}{kind}-{os.getpid()}-{secrets.token_hex(8)}"
+    """A unique name for a temp file or dir: `tmp-<kind>-<pid>-<start>-<random>`."""
+    return owned_name(f"{TEMP_PREFIX}{kind}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,15 @@ class StoreLayout:
         return self.root / "cache"
 
     @property
+    def run(self) -> Path:
+        """`<root>/run`: state roots of OCI runtimes, one per runtime name."""
+        return self.root / "run"
+
+    @property
+    def recovery_lock(self) -> Path:
+        return self.locks / "recovery.lock"
+
+    @property
     def index_lock(self) -> Path:
         return self.locks / "index.lock"
 
@@ -95,4 +108,5 @@ class StoreLayout:
             self.snapshots,
             self.locks,
             self.cache,
+            self.run,
         )

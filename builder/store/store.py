@@ -8,6 +8,7 @@ take the blobs away in between.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -33,6 +34,7 @@ from builder.store.lookup import (
 )
 from builder.store.paths import StoreLayout, default_root, temp_name
 from builder.store.records import ImageRecord, StoredImage
+from builder.store.recovery import DIR_MODE, RecoveryReport, recover
 
 
 class Store:
@@ -42,15 +44,26 @@ class Store:
         """Use `Store.open`, which also creates the layout."""
         self.root = root
         self._layout = StoreLayout(root)
-        self._gc = GcLock(self._layout.gc_lock)
+        #: the first write (a lease, or prune) cleans up after killed processes first
+        self._gc = GcLock(self._layout.gc_lock, on_first_use=self._recover)
+        self.last_recovery: RecoveryReport | None = None
+
+    def _recover(self) -> None:
+        self.last_recovery = recover(self._layout)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Store:
-        """Open the store at `root` (default: `default_root()`), creating the layout if missing."""
+        """Open the store at `root` (default: `default_root()`), creating the layout if missing.
+
+        New directories are made 0700; existing ones are made so at the first write.
+        """
         root = Path(root).absolute() if root is not None else default_root()
         for directory in StoreLayout(root).directories():
+            if directory.is_dir():
+                continue
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+                os.chmod(directory, DIR_MODE)  # mkdir's mode is masked by the umask
             except OSError as err:
                 raise store_error(err, f"creating the store at {root}") from None
         return cls(root)
@@ -273,6 +286,15 @@ class Store:
         path = self._layout.tmp / temp_name(kind)
         try:
             path.mkdir(parents=True, mode=0o700)
+        except OSError as err:
+            raise store_error(err, f"creating {path}") from None
+        return path
+
+    def runtime_root(self, runtime: str) -> Path:
+        """`<root>/run/<runtime name>`: the runtime's `--root`, where recovery finds containers."""
+        path = self._layout.run / Path(runtime).name
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         except OSError as err:
             raise store_error(err, f"creating {path}") from None
         return path

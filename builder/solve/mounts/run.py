@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +47,7 @@ from builder.dockerfile.mounts import Mount as MountFlag
 from builder.errors import BuildError
 from builder.runtime.rootpath import resolve_in_root
 from builder.runtime.spec import Mount
+from builder.snapshot.trees import remove_tree
 from builder.solve.copy.source import Ignore, SourceTree
 from builder.solve.mounts.cache import CacheSpec, hold_cache_dir
 from builder.solve.mounts.secrets import (
@@ -58,6 +58,8 @@ from builder.solve.mounts.secrets import (
 )
 from builder.solve.mounts.ssh import forward_agent, is_socket, key_agent, parse_ssh_option
 from builder.solve.mounts.trees import Visible, clone_tree
+from builder.store.owners import owned_name
+from builder.store.recovery import wipe_tree
 
 __all__ = [
     "MountSources",
@@ -200,7 +202,15 @@ class _Preparation:
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-        self.stack.callback(shutil.rmtree, path, ignore_errors=True)
+        self.stack.callback(remove_tree, path, ignore_errors=True)
+        return path
+
+    def _owned_dir(self, parent: Path, kind: str) -> Path:
+        """`parent/pybuild-<kind>-<pid>-<start>-*`: a later command removes it after a crash."""
+        parent.mkdir(parents=True, exist_ok=True)
+        path = parent / owned_name(f"pybuild-{kind}")
+        path.mkdir(mode=0o700)
+        self.stack.callback(wipe_tree, path)
         return path
 
     def private(self) -> Path:
@@ -211,7 +221,7 @@ class _Preparation:
     def secret_dir(self) -> Path:
         if self._secrets is None:
             parent = self.secret_parent or _default_secret_dir(self.work_dir)
-            self._secrets = self._temp_dir(parent, "pybuild-secrets-")
+            self._secrets = self._owned_dir(parent, "secrets")
         return self._secrets
 
     def socket_dir(self) -> Path:

@@ -1,0 +1,249 @@
+"""Recovery after kill -9, deep trees, and a store other users cannot read."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from builder.snapshot.diff import prune_unchanged_dirs
+from builder.snapshot.overlay import mount
+from builder.snapshot.trees import mounts_under, remove_tree, tree_size
+from builder.store import Store
+from builder.store.owners import current_owner, owner_of
+from builder.store.recovery import SHM, recover
+from tests.conftest import REPO
+
+SECRET = "s3cr3t-value-" + os.urandom(6).hex()
+NOBODY = 65534
+DOCKERFILE = """\
+FROM busybox AS one
+RUN --mount=type=secret,id=tok --mount=type=secret,id=tok,env=TOK \
+    sleep 1 && cat /run/secrets/tok > /dev/null && echo x > /y
+COPY hello.txt /hello
+FROM busybox
+COPY --from=one /y /y2
+RUN sleep 1 && echo z > /z
+"""
+
+
+def _pybuild(root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "builder.cli.main", *args]
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYBUILD_ROOT": str(root),
+        "PYTHONPATH": str(REPO),
+        "SOURCE_DATE_EPOCH": "0",
+        "TOK": SECRET,
+    }
+
+
+def _build(root: Path, context: Path, *extra: str) -> subprocess.Popen[bytes]:
+    args = _pybuild(root, "build", "--secret", "id=tok,env=TOK", *extra, str(context))
+    return subprocess.Popen(
+        args, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=context
+    )
+
+
+def _finish(proc: subprocess.Popen[bytes]) -> str:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
+def _files_holding(top: Path, needle: bytes) -> list[str]:
+    found = []
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, "rb") as f:
+                    if needle in f.read():
+                        found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def _runc_list(root: Path) -> str:
+    state = root / "run" / "runc"
+    if not state.is_dir():
+        return ""
+    out = subprocess.run(
+        ["runc", "--root", str(state), "list", "-q"], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip()
+
+
+def test_kill_9_at_random_moments_then_prune(tmp_path: Path, busybox_rootfs_tar: Path) -> None:
+    root = tmp_path / "store"
+    env = _env(root)
+    subprocess.run(
+        _pybuild(root, "import", str(busybox_rootfs_tar), "busybox:latest"), env=env, check=True
+    )
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(DOCKERFILE)
+    (context / "hello.txt").write_text("hello\n")
+    rng = random.Random(11)
+    delays = sorted(rng.uniform(0.1, 3.0) for _ in range(6))
+    for delay in delays:
+        proc = _build(root, context, "--no-cache")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        pid = proc.pid
+        assert proc.returncode == -signal.SIGKILL
+    prune = subprocess.run(
+        _pybuild(root, "prune", "-f"), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert prune.returncode == 0, prune.stderr
+    assert "Traceback" not in prune.stderr
+    assert mounts_under(root) == []
+    assert _runc_list(root) == ""
+    assert os.listdir(root / "tmp") == []
+    leftovers = [n for n in os.listdir(SHM) if n.startswith("pybuild-") and str(pid) in n]
+    assert leftovers == []
+    assert _files_holding(root, SECRET.encode()) == []
+    assert _files_holding(SHM, SECRET.encode()) == []
+    # no process of the killed builds' containers is alive
+    sleepers = subprocess.run(["pgrep", "-f", "sleep 1 && "], capture_output=True, text=True)
+    assert sleepers.stdout.strip() == ""
+
+    rebuilt = _finish(_build(root, context, "-q"))
+    clean = _finish(_build(root, context, "-q", "--no-cache"))  # every step run again
+    assert rebuilt == clean and rebuilt.startswith("sha256:")
+
+
+def _deep(top: Path, depth: int) -> Path:
+    """`top/d/d/.../d` `depth` levels deep (longer than PATH_MAX), made with relative mkdirs."""
+    top.mkdir(parents=True, exist_ok=True)
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        with open(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as f:
+            f.write(b"12345")
+    finally:
+        os.close(fd)
+    return top
+
+
+def test_deep_trees_remove_du_prune_and_diff(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "store")
+    _deep(store.root / "tmp" / "tmp-step-1-dead", 3000)
+    _deep(store.root / "snapshots" / ("ab" * 32) / "fs", 3000)
+    usage = store.disk_usage()
+    assert (usage.temp_size, usage.snapshots_size) == (5, 5)
+    report = store.prune(all_images=True)
+    assert report.deleted_temp == 1 and report.deleted_snapshots == 1
+    assert os.listdir(store.root / "tmp") == [] and os.listdir(store.root / "snapshots") == []
+
+    upper = _deep(tmp_path / "upper", 3000)
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    prune_unchanged_dirs(upper, [lower])
+    assert tree_size(upper) == 5
+    remove_tree(upper)
+    assert not upper.exists()
+
+
+def test_remove_tree_detaches_mounts_and_keeps_what_they_show(tmp_path: Path) -> None:
+    lower = tmp_path / "lower"
+    (lower / "keep").mkdir(parents=True)
+    (lower / "keep" / "file").write_text("x")
+    work = tmp_path / "work"
+    (work / "merged").mkdir(parents=True)
+    mount(str(lower), work / "merged", "", 4096)  # MS_BIND: same device as the files below
+    assert mounts_under(work)
+    remove_tree(work)
+    assert not work.exists() and mounts_under(tmp_path) == []
+    assert (lower / "keep" / "file").read_text() == "x"
+
+
+def test_recovery_of_a_dead_owner_and_not_of_a_live_one(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "store")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    start = current_owner().start
+    dead = store.root / "tmp" / f"tmp-step-{child.pid}-{start + 1}-{'0' * 16}"
+    (dead / "merged").mkdir(parents=True)
+    (dead / "lower").mkdir()
+    mount(str(dead / "lower"), dead / "merged", "", 4096)  # MS_BIND
+    live = store.temp_dir("step")
+    shm = tmp_path / "shm"
+    secrets = shm / f"pybuild-secrets-{child.pid}-{start + 1}-{'1' * 16}"
+    secrets.mkdir(parents=True)
+    (secrets / "secret-1").write_text(SECRET)
+    report = recover(store._layout, shm)
+    assert (report.temp, report.memory_files) == (1, 1)
+    assert not dead.exists() and not secrets.exists() and live.is_dir()
+    assert mounts_under(store.root) == []
+    assert owner_of(live.name) == current_owner()
+
+
+def test_recovery_costs_little_when_nothing_is_left(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "store")
+    for n in range(200):
+        (store.root / "snapshots" / f"{n:064x}").mkdir()
+    recover(store._layout)
+    started = time.perf_counter()
+    for _ in range(20):
+        recover(store._layout)
+    assert (time.perf_counter() - started) / 20 < 0.01
+
+
+def _drop_to_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)  # as root: real, effective and saved uid, so no capability is kept
+
+
+def _as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        preexec_fn=_drop_to_nobody,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make device nodes")
+def test_other_users_cannot_reach_devices_or_setuid_files(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tmp_path.parent, 0o755)
+    old = tmp_path / "old"
+    old.mkdir(mode=0o755)
+    (old / "snapshots").mkdir(mode=0o755)
+    store = Store.open(old)  # an existing store, opened again: fixed at the first write
+    store.put_blob(b"x")
+    fs = store.root / "snapshots" / ("cd" * 32) / "fs"
+    fs.mkdir(parents=True, mode=0o755)
+    os.mknod(fs / "mem", 0o666 | 0o020000, os.makedev(1, 1))
+    suid = fs / "suid"
+    suid.write_bytes(Path("/bin/true").read_bytes())
+    os.chmod(suid, 0o4755)
+    for directory in (store.root, store.root / "snapshots", store.root / "tmp"):
+        assert os.stat(directory).st_mode & 0o077 == 0, directory
+    opened = _as_nobody("/bin/sh", "-c", 'head -c1 "$0"', str(fs / "mem"))
+    assert opened.returncode != 0 and "Permission denied" in opened.stderr
+    ran = _as_nobody("/bin/sh", "-c", '"$0"', str(suid))
+    assert ran.returncode == 126 and "Permission denied" in ran.stderr
+    # the same device node, outside the store, is open to anyone: the dirs are what protect
+    assert _as_nobody("/bin/sh", "-c", 'head -c0 "$0"', "/dev/null").returncode == 0
+    new = Store.open(tmp_path / "new")
+    assert all(os.stat(d).st_mode & 0o777 == 0o700 for d in new._layout.directories())
