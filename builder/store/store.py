@@ -19,6 +19,7 @@ from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.store import blobs, gc, incoming, snapshots
 from builder.store.blobs import BlobWriter
+from builder.store.check import CheckReport, check_store
 from builder.store.files import store_error
 from builder.store.gc import DiskUsage, PruneReport
 from builder.store.incoming import IncomingImage
@@ -311,6 +312,14 @@ class Store:
         snapshots and stale temp files. Waits for every lease to end."""
         with self._gc.exclusive():
             return gc.prune(self._layout, all_images=all_images)
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Verify blobs, image closures and snapshots (`system check`); see `check`.
+
+        Waits for every lease to end, like prune; `repair` fixes what it can.
+        """
+        with self._gc.exclusive():
+            return check_store(self._layout, repair=repair)
 
     def disk_usage(self) -> DiskUsage:
         return gc.disk_usage(self._layout)
