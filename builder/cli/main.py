@@ -487,7 +487,7 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import images, transfer
+    from builder.cli import images, system, transfer
 
     for name, command in (
         ("images", images.images_command),
@@ -506,6 +506,7 @@ def _register_image_commands() -> None:
         ("logout", transfer.logout_command),
     ):
         app.command(name)(command)
+    app.add_typer(system.app, name="system")
 
 
 _register_image_commands()

@@ -63,7 +63,6 @@ def pull_command(
         with progress:
             record = pull(store, ref, platform=_platform(platform), progress=progress,
                           insecure=insecure)  # fmt: skip
-            store.ensure_snapshots(record)  # extracted, as `docker pull` does
         if not quiet:
             digest = next(
                 (d.rpartition("@")[2] for d in record.repo_digests if d.startswith(ref.name + "@")),
@@ -127,7 +126,6 @@ def import_command(
         if isinstance(src, Path) and not src.is_file():
             raise UsageError(f"cannot import {source!r}: no such file")
         record = import_rootfs(store, src, name, message=message)
-        store.ensure_snapshots(record)  # unpacked now, as docker does, not in the first build
         sys.stdout.write(record.id + "\n")
     except PybuildError as err:
         _fail(err)
@@ -225,8 +223,6 @@ def load_command(
             sys.stderr.write(f"warning: {message}\n")
 
         records = load_archive(store, src, warn=warn)
-        for record in records:
-            store.ensure_snapshots(record)  # unpacked now, as `docker load` does
         if not quiet:
             from builder.image.views import familiar_name
 

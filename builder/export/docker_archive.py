@@ -39,6 +39,7 @@ from builder.export.staging import StagedImage, stage_manifest, tag_name
 from builder.export.tar_writer import file_entry, write_tar
 from builder.image import mediatypes
 from builder.image.digest import DigestMismatchError, digest_hex
+from builder.image.jsontext import parse_json
 from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.image.platform import host_platform
 from builder.image.reference import parse_tag
@@ -111,10 +112,7 @@ class ManifestItem:
 
 def parse_manifest_json(data: bytes) -> list[ManifestItem]:
     what = MANIFEST_FILE
-    try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ImageError(f"{what}: not valid JSON ({err})") from None
+    obj = parse_json(data, what)
     if not isinstance(obj, list):
         raise ImageError(f"{what}: expected a JSON list of images")
     items = []

@@ -2,9 +2,11 @@
 
 The input is hostile until checked (see `archive_reader`). Loading is all or
 nothing for image records: every blob of every image in the archive is
-verified first, and only then are the records added. A truncated or
-corrupt archive raises ImageError (DigestMismatchError for a damaged blob)
-and adds no image. Blobs it wrote before the damage was found belong to no
+verified first, then every layer is unpacked into its snapshot (diff_ids
+checked), and only then are the records added, in one index update. A
+truncated, corrupt or hostile archive raises ImageError (DigestMismatchError
+for a damaged blob, LayerError for a layer that cannot be unpacked) and adds
+no image, no name and no snapshot. Blobs it wrote before the damage was found belong to no
 image; the next `pybuild prune` removes them (the lease held while loading
 keeps a concurrent prune from racing the load).
 """
@@ -75,4 +77,8 @@ def load_archive(
         else:
             files = TarArchiveFiles.read(store, source)
             staged = stage_images(store, files, warn=warn, platform=platform)
-        return [store.add_image(image.manifest_digest, names=image.names) for image in staged]
+        from builder.store import IncomingImage
+
+        return store.add_unpacked_images(
+            [IncomingImage(image.manifest_digest, tuple(image.names)) for image in staged]
+        )

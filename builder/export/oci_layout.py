@@ -31,6 +31,7 @@ from builder.export.selection import ImageSelection, merge_selections
 from builder.export.staging import StagedImage, name_with_tag, stage_manifest
 from builder.export.tar_writer import TarEntry, dir_entries, file_entry, write_tar
 from builder.image import mediatypes
+from builder.image.jsontext import parse_json
 from builder.image.model import Descriptor, Index, is_index, select_manifest
 from builder.image.platform import Platform, host_platform
 from builder.image.reference import parse_tag
@@ -204,10 +205,7 @@ def is_layout(files: ArchiveFiles) -> bool:
 
 
 def check_layout_version(files: ArchiveFiles) -> None:
-    try:
-        obj = json.loads(files.read_document(OCI_LAYOUT_FILE))
-    except (ValueError, UnicodeDecodeError):
-        raise ImageError(f"{OCI_LAYOUT_FILE}: not valid JSON") from None
+    obj = parse_json(files.read_document(OCI_LAYOUT_FILE), OCI_LAYOUT_FILE)
     version = obj.get("imageLayoutVersion") if isinstance(obj, dict) else None
     if not isinstance(version, str) or not version.startswith("1."):
         raise ImageError(

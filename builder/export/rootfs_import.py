@@ -2,7 +2,9 @@
 
 Like `docker import`: the tar (plain, gzip, zstd, bzip2 or xz) is read once,
 every member is checked against the hostile-input rules (a bad one raises
-LayerError and nothing is stored), and it is stored as one gzip layer. The
+LayerError), and it is stored as one gzip layer, unpacked into its snapshot
+before the image record is written: a failure adds no image and moves no
+name. The
 config is for the host platform, `created` now (UTC), with one history
 entry `{"created_by": "pybuild import", "comment": "Imported from FILE"}`.
 Media types are OCI's.
@@ -99,4 +101,7 @@ def import_rootfs(
             media_type=mediatypes.OCI_MANIFEST,
         )
         manifest_digest = store.put_blob(manifest.to_bytes())
-        return store.add_image(manifest_digest, names=[full_name] if full_name else [])
+        from builder.store import IncomingImage
+
+        names = (full_name,) if full_name else ()
+        return store.add_unpacked_images([IncomingImage(manifest_digest, names)])[0]

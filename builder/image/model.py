@@ -16,6 +16,7 @@ from typing import Any
 from builder.errors import ImageError
 from builder.image import mediatypes
 from builder.image.digest import parse_digest
+from builder.image.jsontext import parse_json
 from builder.image.platform import Platform
 
 
@@ -24,10 +25,7 @@ def _dumps(obj: Any) -> bytes:
 
 
 def _loads(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ImageError(f"{what}: not valid JSON ({err})") from None
+    obj = parse_json(data, what)
     if not isinstance(obj, dict):
         raise ImageError(f"{what}: expected a JSON object")
     return obj

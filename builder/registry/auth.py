@@ -13,13 +13,13 @@ for the life of the client, until they expire.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
+from builder.image.jsontext import JsonTextError, loads_limited
 from builder.registry.credentials import Credentials
 from builder.registry.errors import RegistryAuthError, error_for_response, printable
 from builder.registry.transport import Response, Transport, is_loopback
@@ -265,8 +265,8 @@ def _token_what(registry: str, realm: str) -> str:
 
 def _parse_token(registry: str, body: bytes) -> _Token:
     try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        obj = loads_limited(body, "token")
+    except JsonTextError:
         obj = None
     if not isinstance(obj, dict):
         raise RegistryAuthError(f"registry {registry}: token server answered something not JSON")

@@ -10,7 +10,6 @@ resumed by the next one.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -30,6 +29,7 @@ from builder.image.digest import (
     parse_digest,
     sha256_digest,
 )
+from builder.image.jsontext import JsonTextError, loads_limited
 from builder.registry.auth import Authenticator, repository_scope
 from builder.registry.credentials import Credentials, lookup_credentials
 from builder.registry.deadlines import Deadlines, TransferTimeout
@@ -611,9 +611,12 @@ def _manifest_media_type(content_type: str | None, data: bytes, what: str) -> st
     known = mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES
     header = (content_type or "").split(";")[0].strip()
     try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise RegistryStatusError(f"{what}: the registry sent something that is not JSON") from None
+        obj = loads_limited(data, what)
+    except JsonTextError as err:
+        message = (
+            str(err) if err.too_deep else f"{what}: the registry sent something that is not JSON"
+        )
+        raise RegistryStatusError(message) from None
     declared = obj.get("mediaType") if isinstance(obj, dict) else None
     if isinstance(obj, dict) and obj.get("schemaVersion") == 1:
         raise RegistryStatusError(

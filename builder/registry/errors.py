@@ -9,11 +9,11 @@ Bodies are hostile: only a bounded, printable excerpt is ever shown.
 
 from __future__ import annotations
 
-import json
 import ssl
 from http import HTTPStatus
 
 from builder.errors import RegistryError
+from builder.image.jsontext import JsonTextError, loads_limited
 
 #: Never show more than this much of a registry's own text.
 _MAX_TEXT = 200
@@ -70,8 +70,8 @@ def printable(text: str, limit: int = _MAX_TEXT) -> str:
 def parse_error_body(body: bytes) -> list[tuple[str, str]]:
     """The `(code, message)` pairs of a registry error body; [] if it has none."""
     try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        obj = loads_limited(body, "error body")
+    except JsonTextError:
         return []
     errors = obj.get("errors") if isinstance(obj, dict) else None
     if not isinstance(errors, list):

@@ -3,7 +3,9 @@
 Tag -> manifest or index; an index is narrowed to one platform (the host's,
 or the one asked for). The config comes first (its platform is checked),
 then the layers the store lacks, a few at a time. Every blob is verified
-while it streams into the store; any failure stores no image record.
+while it streams into the store, and every layer is unpacked (its diff_id
+checked) before the image record is written; any failure stores no image
+record and moves no name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 DEFAULT_JOBS = 4
 #: An image config is JSON read into memory: refuse absurd sizes before downloading.
 MAX_CONFIG_SIZE = 32 << 20
+#: An index's platforms named in the "no image for this platform" error.
+MAX_PLATFORMS_SHOWN = 6
 
 
 class _GuardedSink:
@@ -40,6 +44,15 @@ class _GuardedSink:
             raise Cancelled()
         self._writer.write(data)
         return len(data)
+
+
+def platform_list(platforms: list[str]) -> str:
+    """`linux/amd64, linux/arm64 and 9 more`: a readable, short list for one message."""
+    if not platforms:
+        return "no usable platform"
+    shown = ", ".join(platforms[:MAX_PLATFORMS_SHOWN])
+    left = len(platforms) - MAX_PLATFORMS_SHOWN
+    return f"{shown} and {left} more" if left > 0 else shown
 
 
 def parse_pull_reference(reference: str | Reference) -> Reference:
@@ -119,8 +132,8 @@ class _Puller:
                 )
                 raise ImageError(
                     f"{ref.familiar}: no image for platform {wanted} in its index "
-                    f"(available: {', '.join(offered) or 'none'})",
-                    hint="choose one of the available platforms with --platform",
+                    f"(it has {platform_list(offered)})",
+                    hint="choose one of them with --platform",
                 )
             if entry.size > MAX_MANIFEST_SIZE:
                 raise ImageError(f"{ref.familiar}: index entry {entry.digest} is too large")
@@ -151,9 +164,10 @@ class _Puller:
         names = []
         if ref.tag and not ref.digest:
             names.append(str(Reference(ref.registry, ref.path, ref.tag)))
-        return self.store.add_image(
-            manifest_digest, names=names, repo_digest=f"{ref.name}@{top_digest}"
-        )
+        from builder.store import IncomingImage
+
+        image = IncomingImage(manifest_digest, tuple(names), f"{ref.name}@{top_digest}")
+        return self.store.add_unpacked_images([image])[0]
 
     # -- checks ----------------------------------------------------------------------------
 

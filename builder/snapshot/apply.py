@@ -8,8 +8,13 @@ outside `dest`):
   directory fds and O_NOFOLLOW (`nofollow.NoFollowRoot`); a symlink on the way
   is an error. Symlinks themselves are stored as they are (an absolute target
   is meant for inside the container, and is never followed here);
-- a hard link must point at a non-directory that exists under `dest` (an
-  earlier entry, or a lower layer), reached the same way;
+- a hard link must point at a non-directory that exists under `dest`,
+  reached the same way: in flatten mode an earlier entry or a lower layer;
+  in overlay mode (one layer unpacked alone into its own snapshot) only an
+  earlier entry of the same layer. A link to a lower layer's file is then
+  refused with a LayerError that says so, as Docker's overlay2 driver
+  (which also unpacks each layer alone) fails on it; Docker's and
+  BuildKit's layer writers never produce one;
 - an entry replaces what is at its path, except that a directory over a
   directory merges (Docker's rule);
 - devices and FIFOs are made only when allowed (default: when root); owners
@@ -42,6 +47,7 @@ from builder.snapshot.tarstream import TarStream, member_xattrs
 from builder.snapshot.whiteouts import (
     OVERLAY_OPAQUE_XATTR,
     OVERLAY_XATTR_PREFIX,
+    WHITEOUT_PREFIX,
     Whiteout,
     is_aufs_metadata,
     is_overlay_whiteout,
@@ -83,7 +89,9 @@ def apply_layer(
     DigestMismatchError when `expected_diff_id` is given and the stream hashes
     differently (dest then holds a layer that is not the one announced:
     discard it). `whiteouts=False` is for plain archives (ADD): `.wh.*` names
-    are ordinary files there, as Docker treats them.
+    are not interpreted, and since a layer cannot carry a file by such a
+    name (it would read as a deletion), a member with a `.wh.*` component
+    is refused with a LayerError naming it, before anything is committed.
     """
     is_root = os.geteuid() == 0
     if allow_devices is None:
@@ -132,7 +140,7 @@ class _Applier:
     overlay: bool
     allow_devices: bool
     is_root: bool
-    whiteouts: bool = True  #: False: `.wh.*` names are plain files (archives, not layers)
+    whiteouts: bool = True  #: False: an archive (ADD), where a `.wh.*` name is refused
     entries: int = 0
     #: paths this layer created, and their ancestors: whiteouts do not touch them
     kept: set[str] = field(default_factory=set)
@@ -144,6 +152,8 @@ class _Applier:
         path = member_path(name)
         if self.whiteouts and is_aufs_metadata(path):
             return
+        if not self.whiteouts:
+            _refuse_whiteout_name(path, name)
         try:
             whiteout = parse_whiteout(path) if self.whiteouts else None
             if whiteout is not None:
@@ -247,11 +257,11 @@ class _Applier:
         except LayerError as e:
             raise LayerError(e.message, hint="a hard link may not go through a symlink") from None
         if target_fd is None:
-            raise LayerError(f"{escapes} does not exist")
+            raise LayerError(f"{escapes} does not exist{self._lower_hint()}")
         try:
             st = lstat_at(target_fd, target_base)
             if st is None:
-                raise LayerError(f"{escapes} does not exist")
+                raise LayerError(f"{escapes} does not exist{self._lower_hint()}")
             if stat.S_ISDIR(st.st_mode):
                 raise LayerError(f"{escapes} is a directory")
             os.link(
@@ -263,6 +273,14 @@ class _Applier:
             )
         finally:
             os.close(target_fd)
+
+    def _lower_hint(self) -> str:
+        if not self.overlay:
+            return ""
+        return (
+            " in this layer (a hard link to a file of a lower layer cannot be unpacked "
+            "into a layer's own snapshot)"
+        )
 
     # ---------------------------------------------------------------- metadata
 
@@ -402,6 +420,16 @@ class _Applier:
                 raise _overlay_needs_root(what, e) from None
         finally:
             os.close(parent_fd)
+
+
+def _refuse_whiteout_name(path: str, name: str) -> None:
+    """A plain archive may not hold `.wh.*` names: no layer can store them as files."""
+    if any(part.startswith(WHITEOUT_PREFIX) for part in path.split("/")):
+        raise LayerError(
+            f"archive member {shown(name)}: a file named '.wh.*' cannot be stored in a layer "
+            "(in an image the name means a deletion)",
+            hint="rename or remove it in the archive",
+        )
 
 
 def _overlay_needs_root(what: str, error: OSError) -> LayerError:

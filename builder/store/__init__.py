@@ -5,6 +5,7 @@
 
 from builder.store.blobs import BlobSizeMismatchError, BlobWriter
 from builder.store.gc import DiskUsage, PruneReport
+from builder.store.incoming import IncomingImage
 from builder.store.paths import default_root
 from builder.store.records import ImageRecord
 from builder.store.store import Store
@@ -14,6 +15,7 @@ __all__ = [
     "BlobWriter",
     "DiskUsage",
     "ImageRecord",
+    "IncomingImage",
     "PruneReport",
     "Store",
     "default_root",

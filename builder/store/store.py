@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -18,10 +18,12 @@ from typing import BinaryIO
 from builder.errors import ImageError, StoreError
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, ImageConfig, Manifest
-from builder.store import blobs, gc, snapshots
+from builder.store import blobs, gc, incoming, snapshots
 from builder.store.blobs import BlobWriter
+from builder.store.check import CheckReport, check_store
 from builder.store.files import store_error
 from builder.store.gc import DiskUsage, PruneReport
+from builder.store.incoming import IncomingImage
 from builder.store.index import load_index, update_index
 from builder.store.locks import GcLock
 from builder.store.lookup import (
@@ -132,6 +134,28 @@ class Store:
             image = self._stored_image(manifest_digest, full_names, repo_digests)
             with update_index(self._layout) as index:
                 return index.put(image).record
+
+    def add_unpacked_images(self, images: Sequence[IncomingImage]) -> list[ImageRecord]:
+        """Record images only once their closure is stored and every layer is unpacked.
+
+        For `load`, `pull` and `import`: the blobs of each image are checked,
+        then all their missing snapshots are unpacked (all or none, see
+        `incoming`), and only then are all the records written, in one index
+        update. Any failure leaves no new record, no new name, and no
+        snapshot unpacked by this call.
+        """
+        with self._gc.shared():
+            stored = [
+                self._stored_image(
+                    image.manifest_digest,
+                    tuple(dict.fromkeys(normalize_name(n) for n in image.names)),
+                    (normalize_repo_digest(image.repo_digest),) if image.repo_digest else (),
+                )
+                for image in images
+            ]
+            incoming.unpack_images(self._layout, (image.manifest_digest for image in images))
+            with update_index(self._layout) as index:
+                return [index.put(image).record for image in stored]
 
     def _stored_image(
         self, manifest_digest: str, names: tuple[str, ...], repo_digests: tuple[str, ...]
@@ -310,6 +334,14 @@ class Store:
         snapshots and stale temp files. Waits for every lease to end."""
         with self._gc.exclusive():
             return gc.prune(self._layout, all_images=all_images)
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Verify blobs, image closures and snapshots (`system check`); see `check`.
+
+        Waits for every lease to end, like prune; `repair` fixes what it can.
+        """
+        with self._gc.exclusive():
+            return check_store(self._layout, repair=repair)
 
     def disk_usage(self) -> DiskUsage:
         return gc.disk_usage(self._layout)

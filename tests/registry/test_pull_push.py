@@ -252,7 +252,7 @@ def test_multi_platform_index(
             client=client,
         )
     assert "no image for platform linux/s390x" in str(info.value)
-    assert "(available: linux/amd64, linux/arm64)" in str(info.value)
+    assert "(it has linux/amd64, linux/arm64)" in str(info.value)
     assert nowhere.images() == []
 
 

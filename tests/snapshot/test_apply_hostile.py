@@ -327,3 +327,19 @@ def test_replaced_directory_is_not_reached_through_a_stale_handle(
     data = tar_bytes(dir_("p/q"), reg("p/q/c", b"1"), reg(".wh.p"), reg("p/q/d", b"2"))
     apply_bytes(data, dest)  # p is this layer's: the whiteout leaves it
     assert sorted(os.listdir(dest / "p/q")) == ["c", "d"]
+
+
+def test_hardlink_to_a_lower_layer(dest: Path) -> None:
+    """Flatten mode: the lower layer is under dest, so the link is made. Overlay mode
+    unpacks a layer alone (as Docker's overlay2 does): the link is refused, saying why."""
+    (dest / "lower").write_bytes(b"from below")
+    apply_bytes(tar_bytes(hard("link", "lower")), dest)
+    assert (dest / "link").read_bytes() == b"from below"
+    assert (dest / "link").stat().st_ino == (dest / "lower").stat().st_ino
+
+    alone = dest.parent / "alone"
+    alone.mkdir()
+    with pytest.raises(LayerError, match="hard link to a file of a lower layer"):
+        apply_bytes(tar_bytes(hard("link", "lower")), alone, overlay=True)
+    apply_bytes(tar_bytes(reg("same", b"own"), hard("link", "same")), alone, overlay=True)
+    assert (alone / "link").read_bytes() == b"own"
