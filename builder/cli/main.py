@@ -393,9 +393,18 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
     )  # fmt: skip
+    iid_dir = Path(options.iidfile).absolute().parent if options.iidfile else None
+    if iid_dir is not None and not iid_dir.is_dir():  # checked before building, not after
+        raise UsageError(f"--iidfile {options.iidfile}: no such directory {iid_dir}")
     result = build(request)
     if options.iidfile:
-        Path(options.iidfile).write_text(result.image_id)
+        try:
+            Path(options.iidfile).write_text(result.image_id)
+        except OSError as exc:
+            raise PybuildError(
+                f"built {result.image_id}, but cannot write it to --iidfile "
+                f"{options.iidfile}: {exc.strerror or exc}"
+            ) from None
     if options.metadata_file:
         write_metadata_file(options.metadata_file, result.record, store=result.store)
     if quiet:
