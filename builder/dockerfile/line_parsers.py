@@ -35,6 +35,8 @@ class _NotStringArray(LineSyntaxError):
     pass
 
 
+#: How many ONBUILDs one line may chain (`ONBUILD ONBUILD ...`; never valid beyond one).
+MAX_ONBUILD_CHAIN = 100
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
 
@@ -54,11 +56,16 @@ class SplitLine:
 def split_line(line: str, escape: str) -> SplitLine:
     """Parse a logical line (continuations already joined) like BuildKit.
 
-    `ONBUILD ONBUILD ...` chains are read in a loop, not by recursion, so any
-    depth parses (the command layer then rejects the chaining).
+    `ONBUILD ONBUILD ...` chains are read in a loop, not by recursion; one
+    deeper than MAX_ONBUILD_CHAIN is a LineSyntaxError (BuildKit's parser reads
+    any depth, and its command layer then rejects the chaining, as ours does).
     """
     onbuilds: list[tuple[str, tuple[str, ...], str]] = []  # (keyword, flags, rest)
     while True:
+        if len(onbuilds) > MAX_ONBUILD_CHAIN:  # each level copies the rest of the line
+            raise LineSyntaxError(
+                f"ONBUILD chained more than {MAX_ONBUILD_CHAIN} levels deep", needle="ONBUILD"
+            )
         keyword, flags, rest = split_command(line)
         kind = keyword.lower()
         parser = _DISPATCH.get(kind)
