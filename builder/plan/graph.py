@@ -248,7 +248,8 @@ def _resolve_base(
     except ExpansionError as exc:
         raise expansion_error(exc, _loc(dockerfile, stage.node)) from None
     if name == "":
-        raise ArgValueError(
+        blank = ArgValueError if "$" in stage.base_name else PlanError
+        raise blank(
             f"base name ({stage.base_name}) should not be blank",
             _loc(dockerfile, stage.node),
             hint="declare the ARG before the first FROM with a default, or pass --build-arg",
