@@ -69,6 +69,16 @@ class PlanError(PybuildError):
     """The Dockerfile parses but cannot be planned: stages, --target, ARG, cycles."""
 
 
+class ArgValueError(PlanError):
+    """The plan fails because of the values ARGs have (unset, empty, or a value that
+    expands to something invalid): other `--build-arg` values may build."""
+
+
+class StageGraphError(PlanError):
+    """The stages do not fit together: a duplicate or reserved stage name, a cycle, a
+    stage used before it is defined."""
+
+
 class BuildError(PybuildError):
     """A build step failed."""
 

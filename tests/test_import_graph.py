@@ -53,7 +53,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "export",
         }
     ),
-    "lint": frozenset({"errors", "dockerfile", "context", "image", "store", "builder"}),
+    # lint runs the planner to report what a build refuses (builder/lint/validation.py)
+    "lint": frozenset({"errors", "dockerfile", "plan", "context", "image", "store", "builder"}),
     "api": frozenset(
         {
             "errors",

@@ -403,6 +403,9 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
         cancel=cancel,
     )  # fmt: skip
+    iid_dir = Path(options.iidfile).absolute().parent if options.iidfile else None
+    if iid_dir is not None and not iid_dir.is_dir():  # checked before building, not after
+        raise UsageError(f"--iidfile {options.iidfile}: no such directory {iid_dir}")
     with cancel_on_signals(cancel) as caught:
         try:
             result = build(request)
@@ -410,7 +413,13 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
             caught.ignore_more()
             _cancelled(caught.exit_code)
     if options.iidfile:
-        Path(options.iidfile).write_text(result.image_id)
+        try:
+            Path(options.iidfile).write_text(result.image_id)
+        except OSError as exc:
+            raise PybuildError(
+                f"built {result.image_id}, but cannot write it to --iidfile "
+                f"{options.iidfile}: {exc.strerror or exc}"
+            ) from None
     if options.metadata_file:
         write_metadata_file(options.metadata_file, result.record, store=result.store)
     if quiet:

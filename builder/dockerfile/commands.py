@@ -22,6 +22,7 @@ from typing import Protocol, Self
 
 from builder.dockerfile.ast import Heredoc, Instruction
 from builder.dockerfile.mounts import Mount, expand_mount
+from builder.dockerfile.ports import port_range
 
 
 class Expander(Protocol):
@@ -171,7 +172,10 @@ class ExposeCommand(Command):
     ports: list[str]
 
     def expand(self, expander: Expander) -> Self:
+        """Expanded, each specification checked (InvalidCommand for an invalid one)."""
         ports = [p for port in self.ports for p in expander.words(port)]
+        for spec in ports:
+            port_range(spec)
         return dataclasses.replace(self, ports=ports)
 
 

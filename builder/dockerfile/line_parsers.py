@@ -35,6 +35,8 @@ class _NotStringArray(LineSyntaxError):
     pass
 
 
+#: How many ONBUILDs one line may chain (`ONBUILD ONBUILD ...`; never valid beyond one).
+MAX_ONBUILD_CHAIN = 100
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
 
@@ -52,21 +54,38 @@ class SplitLine:
 
 
 def split_line(line: str, escape: str) -> SplitLine:
-    """Parse a logical line (continuations already joined) like BuildKit."""
-    keyword, flags, rest = split_command(line)
-    kind = keyword.lower()
-    parser = _DISPATCH.get(kind)
-    if parser is None:
-        # BuildKit keeps unknown instructions at this stage (with one empty
-        # argument); the command layer reports them.
-        return SplitLine(keyword, flags, ("",))
-    if kind == "onbuild":
-        if rest == "":
-            return SplitLine(keyword, flags, ())
-        child = split_line(rest, escape)
-        return SplitLine(keyword, flags, (), child=child, child_rest=rest)
-    result = parser(rest, escape)
-    return SplitLine(keyword, flags, result.args, result.json, result.key_values)
+    """Parse a logical line (continuations already joined) like BuildKit.
+
+    `ONBUILD ONBUILD ...` chains are read in a loop, not by recursion; one
+    deeper than MAX_ONBUILD_CHAIN is a LineSyntaxError (BuildKit's parser reads
+    any depth, and its command layer then rejects the chaining, as ours does).
+    """
+    onbuilds: list[tuple[str, tuple[str, ...], str]] = []  # (keyword, flags, rest)
+    while True:
+        if len(onbuilds) > MAX_ONBUILD_CHAIN:  # each level copies the rest of the line
+            raise LineSyntaxError(
+                f"ONBUILD chained more than {MAX_ONBUILD_CHAIN} levels deep", needle="ONBUILD"
+            )
+        keyword, flags, rest = split_command(line)
+        kind = keyword.lower()
+        parser = _DISPATCH.get(kind)
+        if parser is None:
+            # BuildKit keeps unknown instructions at this stage (with one empty
+            # argument); the command layer reports them.
+            split = SplitLine(keyword, flags, ("",))
+        elif kind == "onbuild" and rest != "":
+            onbuilds.append((keyword, flags, rest))
+            line = rest
+            continue
+        elif kind == "onbuild":
+            split = SplitLine(keyword, flags, ())
+        else:
+            result = parser(rest, escape)
+            split = SplitLine(keyword, flags, result.args, result.json, result.key_values)
+        break
+    for keyword, flags, rest in reversed(onbuilds):
+        split = SplitLine(keyword, flags, (), child=split, child_rest=rest)
+    return split
 
 
 def split_command(line: str) -> tuple[str, tuple[str, ...], str]:

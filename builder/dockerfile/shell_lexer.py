@@ -51,7 +51,7 @@ from builder.dockerfile.shell_patterns import (
     trim_suffix,
 )
 
-__all__ = ["ExpansionError", "ShellLexer"]
+__all__ = ["MAX_NESTING", "ExpansionError", "ShellLexer"]
 
 #: Characters Go's `unicode.IsSpace` accepts: the word separators.
 _GO_SPACE_CLASS: Final = "\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -64,6 +64,12 @@ _VALID_ESCAPES: Final = ("\\", "`")
 #: What Go's `%c` prints for the scanner's EOF (rune -1).
 _EOF_RUNE: Final = "\ufffd"
 _BOM: Final = "\ufeff"
+#: How deep `${...}` may nest inside one word (BuildKit has no limit; Go's stack
+#: grows). Deeper words fail with an ExpansionError instead of exhausting
+#: Python's stack.
+MAX_NESTING: Final = 100
+#: How the reasons for a malformed word start (the others depend on the values).
+_SYNTAX_REASONS: Final = ("syntax error", "unsupported modifier", "unexpected end of statement")
 
 
 def _specials(chars: str) -> re.Pattern[str]:
@@ -100,7 +106,13 @@ class ExpansionError(ValueError):
         if word is None:
             super().__init__(reason)
         else:
-            super().__init__(f"failed to process {_go_quote(word)}: {reason}")
+            super().__init__(f"failed to process {_go_quote(_shorten(word))}: {reason}")
+
+    @property
+    def malformed(self) -> bool:
+        """Whether the word itself is wrong (bad `${...}` syntax, an unclosed quote),
+        so that it fails whatever the variables hold."""
+        return self.reason.startswith(_SYNTAX_REASONS)
 
     def __reduce__(self) -> tuple[type[ExpansionError], tuple[str, str | None]]:
         return (type(self), (self.reason, self.word))
@@ -205,7 +217,8 @@ class _Expansion:
     """
 
     __slots__ = (
-        "env", "escape", "matched", "n", "pos", "raw_quotes", "specials", "text", "unmatched",
+        "depth", "env", "escape", "matched", "n", "pos", "raw_quotes", "specials", "text",
+        "unmatched",
     )  # fmt: skip
 
     def __init__(
@@ -215,6 +228,7 @@ class _Expansion:
         self.text = text
         self.n = len(text)
         self.pos = 0
+        self.depth = 0  #: how many `${` are open at the read position
         self.env = env
         self.escape = escape
         self.raw_quotes = raw_quotes
@@ -377,6 +391,17 @@ class _Expansion:
             raise _Failure("syntax error: missing '}'")
         if self.text[self.pos] in "{}:":
             raise _Failure("syntax error: bad substitution")
+        # Every recursion of the lexer passes here: bound it.
+        if self.depth >= MAX_NESTING:
+            raise _Failure(f"syntax error: ${{...}} nested more than {MAX_NESTING} levels deep")
+        self.depth += 1
+        try:
+            return self._braced()
+        finally:
+            self.depth -= 1
+
+    def _braced(self) -> str:
+        """After `${`: the name, the operator and its word, up to the closing `}`."""
         name = self._name()
         op = self._next()
         if op == "}":
@@ -454,6 +479,14 @@ def _split_fields(text: str) -> list[str]:
     if _PY_ONLY_SPACE.search(text) is None:
         return text.split()
     return [word for word in _GO_SPACE_RUN.split(text) if word]
+
+
+def _shorten(word: str, keep: int = 100) -> str:
+    """A word for an error message: a long one (a generated or hostile one) keeps its
+    first and last `keep` characters."""
+    if len(word) <= 2 * keep + 3:
+        return word
+    return f"{word[:keep]}...{word[-keep:]}"
 
 
 _GO_CONTROL_ESCAPES: Final = MappingProxyType(

@@ -10,6 +10,7 @@ them); the dataclasses here are for reading them and for writing new ones.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,9 +20,17 @@ from builder.image.digest import parse_digest
 from builder.image.jsontext import parse_json
 from builder.image.platform import Platform
 
+#: Lone surrogates: the bytes of a Dockerfile that were not UTF-8 (kept as surrogate escapes).
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON in UTF-8; a byte that was not UTF-8 becomes U+FFFD (as Go writes it)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode()
 
 
 def _loads(data: bytes, what: str) -> dict[str, Any]:

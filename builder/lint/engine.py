@@ -212,6 +212,19 @@ def _unknown_instruction(dockerfile: Dockerfile) -> ParseFailure | None:
     return None
 
 
+def _refused(dockerfile: Dockerfile) -> ParseFailure | None:
+    """What the build refuses (an invalid instruction, a plan error) as a DL1000."""
+    from builder.lint.validation import build_refusal
+
+    exc = build_refusal(dockerfile)
+    if exc is None:
+        return None
+    loc = exc.location
+    line = max(1, loc.line if loc is not None else 1)
+    column = max(1, loc.column if loc is not None else 1)
+    return ParseFailure(line, column, exc.message, dockerfile.source_line(line))
+
+
 @dataclass
 class _Prepared:
     path: str
@@ -236,7 +249,7 @@ def _prepare(path: str, data: str | bytes, config: LintConfig) -> _Prepared:
             return prepared  # hadolint: an empty Dockerfile has nothing to report
         prepared.parse_error = _parse_failure(exc, lines)
         return prepared
-    prepared.parse_error = _unknown_instruction(dockerfile)
+    prepared.parse_error = _unknown_instruction(dockerfile) or _refused(dockerfile)
     if prepared.parse_error is not None:
         return prepared
     directive = dockerfile.directive("check")

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from builder.dockerfile.shell_lexer import ShellLexer
@@ -48,17 +48,37 @@ class Scope:
     """The ARG/ENV values a stage sees at one point, in definition order."""
 
     variables: dict[str, Variable] = field(default_factory=dict)
-    declared: list[str] = field(default_factory=list)  #: ARG names, valued or not
+    #: ARG names, valued or not, in declaration order (a dict: constant-time lookups)
+    declared: dict[str, None] = field(default_factory=dict)
 
     def copy(self) -> Scope:
-        return Scope(dict(self.variables), list(self.declared))
+        return Scope(dict(self.variables), dict(self.declared))
 
-    def env(self) -> dict[str, str]:
-        """What `$NAME` expands to."""
-        return {name: v.value for name, v in self.variables.items()}
+    def env(self) -> Mapping[str, str]:
+        """What `$NAME` expands to: a live view (no copy, so a step costs nothing per
+        variable in scope); read it before changing the scope."""
+        return _Values(self.variables)
 
     def set(self, name: str, value: str, source: str) -> None:
         self.variables[name] = Variable(name, value, source)
+
+
+class _Values(Mapping[str, str]):
+    """The values of a scope's variables, read through."""
+
+    __slots__ = ("_variables",)
+
+    def __init__(self, variables: Mapping[str, Variable]) -> None:
+        self._variables = variables
+
+    def __getitem__(self, name: str) -> str:
+        return self._variables[name].value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._variables)
+
+    def __len__(self) -> int:
+        return len(self._variables)
 
 
 def build_args_from_options(options: Iterable[str]) -> dict[str, str | None]:
@@ -123,8 +143,7 @@ def declare_arg(
         value = lexer.expand_word(default, scope.env())
     else:
         value = globals_.get(name)
-    if name not in scope.declared:
-        scope.declared.append(name)
+    scope.declared.setdefault(name)
     if value is not None:
         scope.set(name, value, "arg")
     return value

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from builder.dockerfile.shell_lexer import ShellLexer
+from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
+from builder.errors import ArgValueError, Location, PlanError
 
 #: COPY/ADD heredoc bodies: always `\` as escape, quotes kept (BuildKit's ExpandRaw lexer).
 _RAW_LEXER = ShellLexer("\\", skip_quotes=True)
@@ -26,3 +27,15 @@ class ScopeExpander:
 
     def raw(self, text: str) -> str:
         return _RAW_LEXER.expand_word(text, self.env)
+
+
+def expansion_error(
+    exc: ExpansionError,
+    location: Location | None,
+    message: str | None = None,
+    hint: str | None = None,
+) -> PlanError:
+    """The PlanError for a word that cannot be expanded: a plain PlanError when the
+    word is malformed, an ArgValueError when it fails only for these values."""
+    kind = PlanError if exc.malformed else ArgValueError
+    return kind(message or str(exc), location, hint)

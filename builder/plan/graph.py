@@ -30,7 +30,7 @@ from builder.dockerfile.ast import Dockerfile, Instruction
 from builder.dockerfile.commands import Command, CopyCommand, RunCommand, Stage
 from builder.dockerfile.instructions import location_of, parse_stages
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
-from builder.errors import Location, PlanError
+from builder.errors import ArgValueError, Location, PlanError, StageGraphError
 from builder.image.platform import Platform, host_platform, parse_platform, platform_args
 from builder.plan.args import (
     Scope,
@@ -41,6 +41,7 @@ from builder.plan.args import (
     unused_build_args_warning,
 )
 from builder.plan.base_image import image_scope, onbuild_commands
+from builder.plan.expander import expansion_error
 from builder.plan.model import BaseRef, BuildPlan, PlannedStage, Step
 from builder.plan.steps import StepContext, stage_steps
 
@@ -98,6 +99,7 @@ def plan(
     if not stages:
         raise PlanError("dockerfile contains no stages to build", Location(path, 0))
     _check_stage_names(dockerfile, stages)
+    names = {s.name: s.index for s in stages if s.name is not None}  # unique, checked above
 
     target_platform = _platform_option(platform, "platform")
     build_plat = _platform_option(build_platform, "build platform")
@@ -109,15 +111,16 @@ def plan(
             try:
                 declare_global_arg(globals_, name, default, build_args=args, lexer=lexer)
             except ExpansionError as exc:
-                raise PlanError(str(exc), _loc(dockerfile, cmd.node)) from None
+                raise expansion_error(exc, _loc(dockerfile, cmd.node)) from None
 
     warnings: list[str] = []
     bases = [
-        _resolve_base(dockerfile, stages, i, globals_, lexer, warnings) for i in range(len(stages))
+        _resolve_base(dockerfile, stages, names, i, globals_, lexer, warnings)
+        for i in range(len(stages))
     ]
     platforms = [_stage_platform(dockerfile, s, globals_, lexer) for s in stages]
     target_index = _find_target(stages, target)
-    edges, images = _edges(dockerfile, stages)
+    edges, images = _edges(dockerfile, stages, names)
     deps = [sorted({e.target for e in edges[i]} | _base_dep(bases[i])) for i in range(len(stages))]
     _check_cycles(dockerfile, stages, edges)
     single = len(stages) == 1 and not any(images)  # BuildKit decides before reading triggers
@@ -126,8 +129,8 @@ def plan(
     triggers: dict[int, list[Command]] = {}
     if base_image is not None:
         needed = _load_base_images(
-            dockerfile, stages, bases, target_index, base_image, edges, images, deps, configs,
-            triggers,
+            dockerfile, stages, names, bases, target_index, base_image, edges, images, deps,
+            configs, triggers,
         )  # fmt: skip
     _check_order(dockerfile, stages, edges, needed)
 
@@ -215,14 +218,14 @@ def _check_stage_names(dockerfile: Dockerfile, stages: list[Stage]) -> None:
         if stage.name is None:
             continue
         if stage.name in RESERVED_STAGE_NAMES:
-            raise PlanError(
+            raise StageGraphError(
                 f'Stage name should not use the same name as reserved stage "{stage.name}"',
                 _loc(dockerfile, stage.node),
                 hint="pick another name: `scratch` is the empty image, `context` the build context",
             )
         if stage.name in seen:
             first = seen[stage.name]
-            raise PlanError(
+            raise StageGraphError(
                 f'duplicate stage name "{stage.name}", stage names should be unique',
                 _loc(dockerfile, stage.node),
                 hint=f"first defined on line {first.node.start_line}",
@@ -233,6 +236,7 @@ def _check_stage_names(dockerfile: Dockerfile, stages: list[Stage]) -> None:
 def _resolve_base(
     dockerfile: Dockerfile,
     stages: list[Stage],
+    names: Mapping[str, int],
     index: int,
     globals_: Mapping[str, str],
     lexer: ShellLexer,
@@ -242,23 +246,23 @@ def _resolve_base(
     try:
         name = lexer.expand_word(stage.base_name, globals_)
     except ExpansionError as exc:
-        raise PlanError(str(exc), _loc(dockerfile, stage.node)) from None
+        raise expansion_error(exc, _loc(dockerfile, stage.node)) from None
     if name == "":
-        raise PlanError(
+        blank = ArgValueError if "$" in stage.base_name else PlanError
+        raise blank(
             f"base name ({stage.base_name}) should not be blank",
             _loc(dockerfile, stage.node),
             hint="declare the ARG before the first FROM with a default, or pass --build-arg",
         )
     if name == "scratch":
         return BaseRef("scratch", name)
-    for earlier in stages[:index]:
-        if earlier.name is not None and earlier.name == name.lower():
-            return BaseRef("stage", earlier.name, earlier.index)
-    later = [s for s in stages[index:] if s.name is not None and s.name == name.lower()]
-    if later:
+    found = names.get(name.lower())
+    if found is not None and found < index:
+        return BaseRef("stage", name.lower(), found)
+    if found is not None:
         warnings.append(
             f"{dockerfile.path}:{stage.node.start_line}: FROM {name} names a stage defined "
-            f"later (line {later[0].node.start_line}); it is used as an image"
+            f"later (line {stages[found].node.start_line}); it is used as an image"
         )
     return BaseRef("image", name)
 
@@ -269,16 +273,18 @@ def _stage_platform(
     if stage.platform is None:
         return None
     loc = _loc(dockerfile, stage.node)
+    error = ArgValueError if "$" in stage.platform else PlanError
     try:
         value = lexer.expand_word(stage.platform, globals_)
     except ExpansionError as exc:
-        raise PlanError(f"failed to process arguments for platform: {exc}", loc) from None
+        message = f"failed to process arguments for platform: {exc}"
+        raise expansion_error(exc, loc, message) from None
     if value == "":
-        raise PlanError(f"empty platform value from expression {stage.platform}", loc)
+        raise error(f"empty platform value from expression {stage.platform}", loc)
     try:
         return str(parse_platform(value))
     except ValueError as exc:
-        raise PlanError(f"failed to parse platform {stage.platform}: {exc}", loc) from None
+        raise error(f"failed to parse platform {stage.platform}: {exc}", loc) from None
 
 
 def _find_target(stages: list[Stage], target: str | None) -> int:
@@ -302,28 +308,27 @@ def _base_dep(base: BaseRef) -> set[int]:
     return {base.stage_index} if base.stage_index is not None else set()
 
 
-def _lookup(stages: list[Stage], ref: str) -> int | None:
-    for stage in stages:
-        if stage.name is not None and stage.name == ref.lower():
-            return stage.index
-    return None
-
-
 def _edges(
-    dockerfile: Dockerfile, stages: list[Stage]
+    dockerfile: Dockerfile, stages: list[Stage], names: Mapping[str, int]
 ) -> tuple[list[list[_Edge]], list[list[str]]]:
     """Stage-to-stage edges from COPY --from / RUN --mount from, and the images they pull."""
     edges: list[list[_Edge]] = []
     images: list[list[str]] = []
     for stage in stages:
-        stage_edges, stage_images = _command_edges(dockerfile, stages, stage.index, stage.commands)
+        stage_edges, stage_images = _command_edges(
+            dockerfile, stages, names, stage.index, stage.commands
+        )
         edges.append(stage_edges)
         images.append(stage_images)
     return edges, images
 
 
 def _command_edges(
-    dockerfile: Dockerfile, stages: list[Stage], source: int, commands: Sequence[Command]
+    dockerfile: Dockerfile,
+    stages: list[Stage],
+    names: Mapping[str, int],
+    source: int,
+    commands: Sequence[Command],
 ) -> tuple[list[_Edge], list[str]]:
     """The edges and images of some commands of stage `source`, in order."""
     edges: list[_Edge] = []
@@ -339,7 +344,7 @@ def _command_edges(
                 if m.from_ is not None and m.type in ("bind", "cache")
             ]
         for ref, kind, mount_target in refs:
-            index = _resolve_ref(dockerfile, stages, cmd, ref)
+            index = _resolve_ref(dockerfile, stages, names, cmd, ref)
             if index is None:
                 if ref not in images:
                     images.append(ref)
@@ -351,6 +356,7 @@ def _command_edges(
 def _load_base_images(
     dockerfile: Dockerfile,
     stages: list[Stage],
+    names: Mapping[str, int],
     bases: list[BaseRef],
     target: int,
     base_image: BaseImageLookup,
@@ -386,7 +392,7 @@ def _load_base_images(
             at = _loc(dockerfile, stages[index].node)
             commands = onbuild_commands(texts, image=bases[index].name, at=at)
             triggers[index] = commands
-            new_edges, new_images = _command_edges(dockerfile, stages, index, commands)
+            new_edges, new_images = _command_edges(dockerfile, stages, names, index, commands)
             edges[index] = new_edges + edges[index]
             images[index] = list(dict.fromkeys(new_images + images[index]))
             deps[index] = sorted(set(deps[index]) | {e.target for e in new_edges})
@@ -416,7 +422,9 @@ def _starting_scope(
     return Scope()  # an image nobody knows: no data to plan with
 
 
-def _resolve_ref(dockerfile: Dockerfile, stages: list[Stage], cmd: Command, ref: str) -> int | None:
+def _resolve_ref(
+    dockerfile: Dockerfile, stages: list[Stage], names: Mapping[str, int], cmd: Command, ref: str
+) -> int | None:
     """A `--from` value as a stage index, or None for an image."""
     if "$" in ref:
         raise PlanError(
@@ -432,41 +440,55 @@ def _resolve_ref(dockerfile: Dockerfile, stages: list[Stage], cmd: Command, ref:
                 hint=f"this Dockerfile has stages 0 to {len(stages) - 1}",
             )
         return index
-    return _lookup(stages, ref)
+    return names.get(ref.lower())
 
 
 def _check_cycles(dockerfile: Dockerfile, stages: list[Stage], edges: list[list[_Edge]]) -> None:
     """Raise on the first cycle found, visiting stages in file order like BuildKit."""
-    visited: set[int] = set()
+    found = _find_cycle(stages, edges)
+    if found is None:
+        return
+    closing, path = found
+    start = next(i for i, e in enumerate(path) if e.source == closing)
+    cycle = path[start:]
+    names = [_display_name(stages[closing])] + [_display_name(stages[e.target]) for e in cycle]
+    first = cycle[0]
+    raise StageGraphError(
+        f"circular dependency detected on stage: {_display_name(stages[closing])}",
+        _loc(dockerfile, first.command.node),
+        hint="cycle: " + " -> ".join(names),
+    )
 
-    def visit(index: int, path: list[_Edge], on_path: list[int]) -> tuple[int, list[_Edge]] | None:
-        if index in visited:
-            return None
-        visited.add(index)
-        on_path.append(index)
-        for edge in edges[index]:
+
+def _find_cycle(stages: list[Stage], edges: list[list[_Edge]]) -> tuple[int, list[_Edge]] | None:
+    """Depth-first search in file order, with an explicit stack (any number of stages):
+    the stage a cycle closes on and the edges walked from the search's start to it."""
+    visited: set[int] = set()
+    for stage in stages:
+        if stage.index in visited:
+            continue
+        visited.add(stage.index)
+        on_path = {stage.index}
+        path: list[_Edge] = []  # the edges from stack[0] to stack[-1]
+        stack = [(stage.index, iter(edges[stage.index]))]
+        while stack:
+            index, pending = stack[-1]
+            edge = next(pending, None)
+            if edge is None:
+                stack.pop()
+                on_path.discard(index)
+                if path:
+                    path.pop()
+                continue
             if edge.target in on_path:
                 return edge.target, [*path, edge]
-            found = visit(edge.target, [*path, edge], on_path)
-            if found is not None:
-                return found
-        on_path.pop()
-        return None
-
-    for stage in stages:
-        found = visit(stage.index, [], [])
-        if found is None:
-            continue
-        closing, path = found
-        start = next(i for i, e in enumerate(path) if e.source == closing)
-        cycle = path[start:]
-        names = [_display_name(stages[closing])] + [_display_name(stages[e.target]) for e in cycle]
-        first = cycle[0]
-        raise PlanError(
-            f"circular dependency detected on stage: {_display_name(stages[closing])}",
-            _loc(dockerfile, first.command.node),
-            hint="cycle: " + " -> ".join(names),
-        )
+            if edge.target in visited:
+                continue
+            visited.add(edge.target)
+            on_path.add(edge.target)
+            path.append(edge)
+            stack.append((edge.target, iter(edges[edge.target])))
+    return None
 
 
 def _reachable(target: int, deps: list[list[int]]) -> set[int]:
@@ -501,7 +523,7 @@ def _check_order(
                     f'cannot mount from stage "{edge.ref}" to "{edge.mount_target}", '
                     "stage needs to be defined before current command"
                 )
-            raise PlanError(
+            raise StageGraphError(
                 message,
                 _loc(dockerfile, edge.command.node),
                 hint=f"move stage {later} (line {stages[edge.target].node.start_line}) "

@@ -33,10 +33,10 @@ from builder.dockerfile.commands import (
 from builder.dockerfile.flags import InvalidCommand
 from builder.dockerfile.instructions import location_of
 from builder.dockerfile.shell_lexer import ExpansionError, ShellLexer
-from builder.errors import PlanError
+from builder.errors import ArgValueError, Location, PlanError
 from builder.plan.args import Scope, Variable, apply_env, declare_arg, run_variables
 from builder.plan.base_image import trigger_label
-from builder.plan.expander import ScopeExpander
+from builder.plan.expander import ScopeExpander, expansion_error
 from builder.plan.model import BaseRef, Step
 
 #: Instructions BuildKit turns into a build vertex (the `[stage i/n]` lines).
@@ -108,9 +108,11 @@ def stage_steps(
         try:
             step = _step(cmd, scope, ctx)
         except ExpansionError as exc:
-            raise _plan_error(str(exc), cmd, ctx, hint) from None
+            raise expansion_error(exc, _location(cmd, ctx), hint=hint) from None
         except InvalidCommand as exc:
-            raise _plan_error(exc.message, cmd, ctx, exc.hint or hint) from None
+            # a value that expands to something invalid: other ARG values may do
+            kind = ArgValueError if "$" in cmd.node.original else PlanError
+            raise kind(exc.message, _location(cmd, ctx), exc.hint or hint) from None
         if onbuild:
             step = replace(step, onbuild=True)
         if cmd.node.keyword in VERTEX_KINDS:
@@ -121,10 +123,9 @@ def stage_steps(
     return steps
 
 
-def _plan_error(message: str, cmd: Command, ctx: StepContext, hint: str | None = None) -> PlanError:
+def _location(cmd: Command, ctx: StepContext) -> Location:
     df = ctx.dockerfile
-    loc = location_of(cmd.node, df.path, df.source_line(cmd.node.start_line))
-    return PlanError(message, loc, hint)
+    return location_of(cmd.node, df.path, df.source_line(cmd.node.start_line))
 
 
 def _display(cmd: Command, step: Step) -> str:

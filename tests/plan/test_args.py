@@ -146,12 +146,12 @@ def test_copy_words_and_flags_are_expanded() -> None:
 def test_label_user_volume_expose_stopsignal_are_expanded() -> None:
     text = (
         "FROM alpine\nARG N=web P=8080 SIG=SIGTERM\n"
-        'LABEL "name.$N"="$N server"\nUSER $N\nVOLUME /data/$N\nEXPOSE $P "9$P/udp"\n'
+        'LABEL "name.$N"="$N server"\nUSER $N\nVOLUME /data/$N\nEXPOSE $P "1$P/udp"\n'
         "STOPSIGNAL $SIG\nCMD echo $N\n"
     )
     result = steps(text)
     assert [s.args for s in result[2:7]] == [
-        ["name.web=web server"], ["web"], ["/data/web"], ["8080", "98080/udp"], ["SIGTERM"],
+        ["name.web=web server"], ["web"], ["/data/web"], ["8080", "18080/udp"], ["SIGTERM"],
     ]  # fmt: skip
     assert result[7].args == ["echo $N"]
 

@@ -204,6 +204,7 @@ class WordReader(Scanner):
     def skip_parameter(self, sink: list[Command]) -> None:
         """After `${`: up to the matching `}`, substitutions inside parsed."""
         s, n = self.s, self.n
+        self.enter()  # `${a:-${b:-...}}` nests through `dollar`
         depth = 1
         while self.i < n:
             c = s[self.i]
@@ -211,6 +212,7 @@ class WordReader(Scanner):
                 depth -= 1
                 self.i += 1
                 if depth == 0:
+                    self.leave()
                     return
             elif c == "{":
                 depth += 1

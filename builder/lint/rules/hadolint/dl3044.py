@@ -18,7 +18,9 @@ Passes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
 from typing import Final
 
 from builder.lint.model import LintContext, Rule, Severity, Violation
@@ -28,6 +30,10 @@ CODE: Final = "DL3044"
 MESSAGE: Final = (
     "Do not refer to an environment variable within the same `ENV` statement where it is defined."
 )
+
+
+_NAME_CHARS: Final = re.compile(r"[A-Za-z0-9_]*")
+_DOLLAR: Final = re.compile(r"\$")
 
 
 def _name_char(char: str) -> bool:
@@ -41,13 +47,47 @@ def refers_to(name: str, text: str) -> bool:
     return any(not rest[:1] or not _name_char(rest[0]) for rest in text.split("$" + name)[1:])
 
 
+def references(text: str, names: Collection[str], longest: int) -> set[str]:
+    """The names of `names` that `text` refers to (`refers_to`), in one pass over `text`.
+
+    `names` must all be made of name characters, none longer than `longest`;
+    the pass costs the text's length times at most `longest`.
+    """
+    found: set[str] = set()
+    for match in _DOLLAR.finditer(text):
+        start = match.end()
+        run = _NAME_CHARS.match(text, start)
+        if run is not None and run.group() in names:  # `$name`, not followed by a name char
+            found.add(run.group())
+        if text[start : start + 1] == "{":
+            close = text.find("}", start + 1, start + 2 + longest)
+            if close >= 0 and text[start + 1 : close] in names:  # `${name}`
+                found.add(text[start + 1 : close])
+    return found
+
+
 def self_references(pairs: Sequence[tuple[str, str]]) -> list[str]:
-    """Names of the ENV referred to by another value of the same ENV."""
-    return [
-        name
-        for i, (name, _) in enumerate(pairs)
-        if any(refers_to(name, value) for j, (_, value) in enumerate(pairs) if j != i)
-    ]
+    """Names of the ENV referred to by another value of the same ENV.
+
+    Linear in the size of the ENV: each value is scanned once for the names it
+    mentions, then a name counts when a value other than its own mentions it.
+    """
+    names = {name for name, _ in pairs}
+    if not names:
+        return []
+    odd = {name for name in names if not name or not all(_name_char(ch) for ch in name)}
+    plain = names - odd
+    longest = max((len(name) for name in plain), default=0)
+    refs = [references(value, plain, longest) for _, value in pairs]
+    mentions: Counter[str] = Counter(name for found in refs for name in found)
+    result = []
+    for i, (name, _) in enumerate(pairs):
+        if name in odd:  # rare: a name `$name` cannot end cleanly; check the slow way
+            if any(refers_to(name, other) for j, (_, other) in enumerate(pairs) if j != i):
+                result.append(name)
+        elif mentions[name] - (name in refs[i]) > 0:
+            result.append(name)
+    return result
 
 
 def check(ctx: LintContext) -> Iterator[Violation]:
