@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 from collections import OrderedDict
 from pathlib import Path
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import Final
 
 from builder.errors import LayerError
+from builder.snapshot.trees import remove_at
 
 __all__ = ["NoFollowRoot", "lstat_at"]
 
@@ -182,6 +182,6 @@ class NoFollowRoot:
             return
         self.forget(rel)
         if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(name, dir_fd=dir_fd)
+            remove_at(dir_fd, name)  # any depth, without recursion
         else:
             os.unlink(name, dir_fd=dir_fd)

@@ -233,11 +233,20 @@ def _make_owner_rwx(path: str | Path, mode: int, dir_fd: int | None = None) -> N
             os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU, dir_fd=dir_fd)
 
 
-def remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
+def remove_at(dir_fd: int, name: str) -> None:
+    """Delete `name` in the directory `dir_fd`, a tree of any depth (never followed).
+
+    Unlike `remove_tree`, mounts are not detached: a mount below is an error.
+    """
+    remove_tree(Path(f"/proc/self/fd/{dir_fd}") / name, detach=False)
+
+
+def remove_tree(path: Path, *, ignore_errors: bool = False, detach: bool = True) -> None:
     """Delete `path` and everything below it: any depth, read-only dirs, mounts below it.
 
-    Mounts at or below `path` are detached first. Errors are raised (the
-    first one, after trying everything else) unless `ignore_errors`.
+    Mounts at or below `path` are detached first (unless not `detach`).
+    Errors are raised (the first one, after trying everything else) unless
+    `ignore_errors`.
     """
     try:
         st = os.lstat(path)
@@ -256,7 +265,8 @@ def remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
             if not ignore_errors:
                 raise
         return
-    detach_mounts_under(path)
+    if detach:
+        detach_mounts_under(path)
     _make_owner_rwx(path, os.lstat(path).st_mode)
     errors = WalkErrors()
 
