@@ -41,7 +41,7 @@ from builder.errors import LayerError
 from builder.image.digest import DigestMismatchError
 from builder.snapshot.compression import decompressing_reader
 from builder.snapshot.nofollow import NoFollowRoot, lstat_at
-from builder.snapshot.paths import member_path, parent_and_base, shown
+from builder.snapshot.paths import MAX_LAYER_PATH, member_path, parent_and_base, shown
 from builder.snapshot.streams import HashingReader
 from builder.snapshot.tarstream import TarStream, member_xattrs
 from builder.snapshot.whiteouts import (
@@ -149,7 +149,7 @@ class _Applier:
     def apply(self, member: tarfile.TarInfo, tar: TarStream) -> None:
         self.entries += 1
         name = member.name
-        path = member_path(name)
+        path = member_path(name, limit=MAX_LAYER_PATH)
         if self.whiteouts and is_aufs_metadata(path):
             return
         if not self.whiteouts:
@@ -246,7 +246,7 @@ class _Applier:
             f"layer entry {shown(name)}: hardlink escapes the layer: target {member.linkname!r}"
         )
         try:
-            target = member_path(member.linkname)
+            target = member_path(member.linkname, limit=MAX_LAYER_PATH)
         except LayerError:
             raise LayerError(escapes) from None
         if not target or target == path:
@@ -424,7 +424,9 @@ class _Applier:
 
 def _refuse_whiteout_name(path: str, name: str) -> None:
     """A plain archive may not hold `.wh.*` names: no layer can store them as files."""
-    if any(part.startswith(WHITEOUT_PREFIX) for part in path.split("/")):
+    if WHITEOUT_PREFIX in path and any(
+        part.startswith(WHITEOUT_PREFIX) for part in path.split("/")
+    ):
         raise LayerError(
             f"archive member {shown(name)}: a file named '.wh.*' cannot be stored in a layer "
             "(in an image the name means a deletion)",

@@ -36,10 +36,11 @@ from typing import BinaryIO, Final, cast
 
 from builder.errors import LayerError
 from builder.snapshot.compression import compressing_writer, decompressing_reader
-from builder.snapshot.paths import Kind, TarPathTracker, member_path, shown
+from builder.snapshot.paths import MAX_LAYER_PATH, Kind, TarPathTracker, member_path, shown
 from builder.snapshot.streams import HashingWriter
 from builder.snapshot.tarstream import TarStream, member_xattrs
 from builder.snapshot.tarwriter import TarHeader, TarWriter
+from builder.snapshot.trees import open_below, walk
 from builder.snapshot.whiteouts import (
     OPAQUE_MARKER,
     OVERLAY_OPAQUE_XATTR,
@@ -54,6 +55,7 @@ __all__ = ["LayerBlob", "recompress_tar", "write_layer"]
 
 _COPY_BUFSIZE: Final = 1 << 20
 _READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _OVERLAY_REFUSED: Final = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
 _ALLOWED_TYPES: Final = (
     tarfile.REGTYPE,
@@ -141,6 +143,7 @@ class _TreeEntry:
     rdev: int
     xattrs: tuple[tuple[str, bytes], ...] = ()
     whiteout: bool = False  # a `.wh.` file or an opaque marker, not the thing on disk
+    linkname: str = ""  # a symlink's target, read while the tree is walked
 
     @classmethod
     def of(cls, name: str, st: os.stat_result, xattrs: tuple[tuple[str, bytes], ...]) -> _TreeEntry:
@@ -171,7 +174,8 @@ def write_layer(
     """Write the tree under `root` as a layer blob to `out` (see the module docstring).
 
     `exclude(path)` (path relative to root, "a/b") leaves an entry out, and all
-    below it for a directory. `level` is the compression level.
+    below it for a directory. `level` is the compression level. The tree is
+    read through directory fds, so any depth is fine (see `trees.walk`).
     """
     if from_overlay_upper and os.geteuid() != 0:
         raise LayerError(
@@ -179,58 +183,72 @@ def write_layer(
         )
     top = os.fspath(root)
     try:
-        entries = _collect(top, from_overlay_upper=from_overlay_upper, exclude=exclude)
+        entries = _collect(root, from_overlay_upper=from_overlay_upper, exclude=exclude)
+        top_fd = os.open(top, _DIR_FLAGS)
     except OSError as e:
-        raise LayerError(f"cannot read the tree {top}: {e}") from None
+        raise LayerError(f"cannot read the tree {top}: {e.strerror or e}") from None
     entries.sort(key=lambda entry: os.fsencode(entry.name))
     writer = _LayerTarWriter(out, compression, level)
     try:
         links: dict[tuple[int, int], str] = {}
         for entry in entries:
             try:
-                _write_entry(writer, top, entry, links, source_date_epoch)
+                _write_entry(writer, top_fd, entry, links, source_date_epoch)
             except (OSError, EOFError) as e:
                 raise LayerError(
-                    f"cannot read {os.path.join(top, entry.name)}: {e} "
+                    f"cannot read {_shown_path(top, entry.name)}: {e} "
                     "(did the tree change while the layer was written?)"
                 ) from None
         return writer.finish()
     except BaseException:
         writer.abort()
         raise
+    finally:
+        os.close(top_fd)
+
+
+def _shown_path(top: str, rel: str) -> str:
+    """`top/rel` for a message, the middle of a very long path left out."""
+    path = os.path.join(top, rel)
+    return path if len(path) <= 240 else f"{path[:120]}...{path[-100:]}"
 
 
 def _collect(
-    top: str, *, from_overlay_upper: bool, exclude: Callable[[str], bool] | None
+    root: Path, *, from_overlay_upper: bool, exclude: Callable[[str], bool] | None
 ) -> list[_TreeEntry]:
+    top = os.fspath(root)
     entries: list[_TreeEntry] = []
-    pending = [""]
-    while pending:
-        rel_dir = pending.pop()
-        with os.scandir(os.path.join(top, rel_dir)) as listing:
-            children = list(listing)
-        for child in children:
-            rel = f"{rel_dir}/{child.name}" if rel_dir else child.name
-            if exclude is not None and exclude(rel):
-                continue
-            st = child.stat(follow_symlinks=False)
-            if stat.S_ISSOCK(st.st_mode):
-                continue
-            xattrs = _read_xattrs(child.path)
-            if from_overlay_upper:
-                _check_overlay_entry(child.path, xattrs)
-                if is_overlay_whiteout(st):
-                    entry = _TreeEntry.of(_whiteout_name(rel_dir, child.name), st, ())
-                    entry.whiteout = True
-                    entries.append(entry)
-                    continue
-                if stat.S_ISDIR(st.st_mode) and xattrs.get(OVERLAY_OPAQUE_XATTR) == b"y":
-                    marker = _TreeEntry.of(f"{rel}/{OPAQUE_MARKER}", st, ())
-                    marker.whiteout = True
-                    entries.append(marker)
-            entries.append(_TreeEntry.of(rel, st, _xattr_items(xattrs)))
-            if stat.S_ISDIR(st.st_mode):
-                pending.append(rel)
+
+    def visit(dir_fd: int, name: str, rel: str, st: os.stat_result) -> bool:
+        if exclude is not None and exclude(rel):
+            return False
+        if stat.S_ISSOCK(st.st_mode):
+            return False
+        if len(rel) > MAX_LAYER_PATH // 4 and len(os.fsencode(rel)) > MAX_LAYER_PATH:
+            raise LayerError(
+                f"{_shown_path(top, rel)}: the path is longer than {MAX_LAYER_PATH} bytes, "
+                "more than a layer may hold"
+            )
+        xattrs = _read_xattrs(f"/proc/self/fd/{dir_fd}/{name}")
+        if from_overlay_upper:
+            _check_overlay_entry(_shown_path(top, rel), name, xattrs)
+            if is_overlay_whiteout(st):
+                rel_dir = rel[: -len(name) - 1]
+                entry = _TreeEntry.of(_whiteout_name(rel_dir, name), st, ())
+                entry.whiteout = True
+                entries.append(entry)
+                return False
+            if stat.S_ISDIR(st.st_mode) and xattrs.get(OVERLAY_OPAQUE_XATTR) == b"y":
+                marker = _TreeEntry.of(f"{rel}/{OPAQUE_MARKER}", st, ())
+                marker.whiteout = True
+                entries.append(marker)
+        entry = _TreeEntry.of(rel, st, _xattr_items(xattrs))
+        if stat.S_ISLNK(st.st_mode):
+            entry.linkname = os.readlink(name, dir_fd=dir_fd)
+        entries.append(entry)
+        return stat.S_ISDIR(st.st_mode)
+
+    walk(root, visit, cross_mounts=True)
     return entries
 
 
@@ -238,7 +256,7 @@ def _whiteout_name(rel_dir: str, base: str) -> str:
     return f"{rel_dir}/{WHITEOUT_PREFIX}{base}" if rel_dir else WHITEOUT_PREFIX + base
 
 
-def _check_overlay_entry(path: str, xattrs: dict[str, bytes]) -> None:
+def _check_overlay_entry(path: str, name: str, xattrs: dict[str, bytes]) -> None:
     """Refuse what an upper directory cannot say on its own, or a layer cannot hold."""
     for key in _OVERLAY_REFUSED:
         if key in xattrs:
@@ -247,7 +265,7 @@ def _check_overlay_entry(path: str, xattrs: dict[str, bytes]) -> None:
                 "does not hold this change",
                 hint="mount the overlay with redirect_dir=off,metacopy=off",
             )
-    if os.path.basename(path).startswith(WHITEOUT_PREFIX):
+    if name.startswith(WHITEOUT_PREFIX):
         raise LayerError(
             f"{path}: a file named '.wh.*' cannot be stored in a layer (the name means a deletion)",
             hint="rename or remove it in the build step",
@@ -255,8 +273,15 @@ def _check_overlay_entry(path: str, xattrs: dict[str, bytes]) -> None:
 
 
 def _read_xattrs(path: str) -> dict[str, bytes]:
+    """The xattrs of `path` (not followed); {} where the filesystem has none.
+
+    ENOENT is raised: the entry was just seen, so /proc is missing (or the
+    tree changed), and xattrs must not be dropped silently.
+    """
     try:
         names = os.listxattr(path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise
     except OSError:
         return {}
     values: dict[str, bytes] = {}
@@ -268,7 +293,7 @@ def _read_xattrs(path: str) -> dict[str, bytes]:
 
 def _write_entry(
     writer: _LayerTarWriter,
-    top: str,
+    top_fd: int,
     entry: _TreeEntry,
     links: dict[tuple[int, int], str],
     source_date_epoch: int | None,
@@ -280,7 +305,6 @@ def _write_entry(
         writer.add(TarHeader(entry.name, tarfile.REGTYPE, 0, mtime=mtime))
         return
     mode = entry.mode
-    source = os.path.join(top, entry.name)
     size, linkname, major, minor = 0, "", 0, 0
     first = entry.name
     if not stat.S_ISDIR(mode) and entry.nlink > 1:
@@ -292,7 +316,7 @@ def _write_entry(
     elif stat.S_ISDIR(mode):
         kind = tarfile.DIRTYPE
     elif stat.S_ISLNK(mode):
-        kind, linkname = tarfile.SYMTYPE, os.readlink(source)
+        kind, linkname = tarfile.SYMTYPE, entry.linkname
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         kind = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
         major, minor = os.major(entry.rdev), os.minor(entry.rdev)
@@ -314,7 +338,7 @@ def _write_entry(
         entry.xattrs,
     )
     if kind == tarfile.REGTYPE:
-        with io.FileIO(os.open(source, _READ_FLAGS), "rb") as data:
+        with io.FileIO(open_below(top_fd, entry.name, _READ_FLAGS), "rb") as data:
             writer.add(header, cast(BinaryIO, data))
     else:
         writer.add(header)

@@ -6,13 +6,14 @@ layer, or by a lower layer) stops the walk instead of redirecting it.
 Callers then create, link or remove one name inside the directory fd they
 got back. A few recently used directory fds are cached; every removal goes
 through `remove_at`, which drops cached fds at or below what it removes.
+A directory is reached from the nearest cached one above it, or (going up
+with `..`) below it, so deep trees cost no walk from the root per entry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 from collections import OrderedDict
 from pathlib import Path
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import Final
 
 from builder.errors import LayerError
+from builder.snapshot.trees import remove_at
 
 __all__ = ["NoFollowRoot", "lstat_at"]
 
@@ -86,6 +88,11 @@ class NoFollowRoot:
             if ancestor is not None:
                 start, base_fd = depth, ancestor
                 break
+        if start == 0 and len(parts) > _ANCESTOR_LOOKUPS:
+            above = self._up_from_below(rel, len(parts))
+            if above is not None:
+                self._remember(rel, above)
+                return above
         fd = base_fd
         try:
             for index in range(start, len(parts)):
@@ -100,6 +107,31 @@ class NoFollowRoot:
                 os.close(fd)
             raise
         self._remember(rel, fd)
+        return fd
+
+    def _up_from_below(self, rel: str, depth: int) -> int | None:
+        """A new fd of `rel` reached with `..` from a cached directory below it.
+
+        Cheaper than coming down from the root when the tree is deep (a
+        bottom-up pass). `..` of a real directory is its real parent, and a
+        cached fd is dropped when anything at or above it is removed, so no
+        symlink can redirect this. None when no cached fd is near enough.
+        """
+        prefix = rel + "/"
+        best, steps = -1, depth
+        for key, fd in self._cache.items():
+            if key.startswith(prefix):
+                up = key.count("/", len(prefix)) + 1
+                if up < steps:
+                    best, steps = fd, up
+        if best < 0:
+            return None
+        fd = best
+        for _ in range(steps):
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            if fd != best:
+                os.close(fd)
+            fd = parent
         return fd
 
     def _open_child(
@@ -150,6 +182,6 @@ class NoFollowRoot:
             return
         self.forget(rel)
         if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(name, dir_fd=dir_fd)
+            remove_at(dir_fd, name)  # any depth, without recursion
         else:
             os.unlink(name, dir_fd=dir_fd)

@@ -15,6 +15,7 @@ from typing import Final
 from builder.errors import LayerError
 
 __all__ = [
+    "MAX_LAYER_PATH",
     "MAX_PATH",
     "Kind",
     "TarPathTracker",
@@ -25,13 +26,16 @@ __all__ = [
 ]
 
 MAX_PATH: Final = 4096  # PATH_MAX on Linux, in bytes, for a name relative to the root
+#: the longest name a layer may hold: layers are unpacked through directory
+#: fds, so names past PATH_MAX are fine (32,768 levels of one-letter dirs)
+MAX_LAYER_PATH: Final = 1 << 16
 
 
-def member_path(name: str, *, what: str = "layer entry") -> str:
+def member_path(name: str, *, what: str = "layer entry", limit: int = MAX_PATH) -> str:
     """The normalised relative path of a tar member name ("" is the root).
 
     Strips a leading "./", drops "." components and duplicate slashes; rejects
-    an absolute name, any ".." component, NUL bytes and over-long names.
+    an absolute name, any ".." component, NUL bytes and names over `limit` bytes.
     """
     if "\x00" in name:
         raise LayerError(f"{what} {shown(name)}: the name contains a NUL byte")
@@ -40,12 +44,15 @@ def member_path(name: str, *, what: str = "layer entry") -> str:
             f"{what} {shown(name)}: absolute names are not allowed in a layer",
             hint="layer entries are relative to the image root, e.g. 'etc/passwd'",
         )
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise LayerError(f"{what} {shown(name)}: '..' would climb out of the image root")
-    path = "/".join(parts)
-    if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
-        raise LayerError(f"{what} {shown(name)}: the name is longer than {MAX_PATH} bytes")
+    if "//" in name or "/." in name or name.startswith(".") or name.endswith("/"):
+        parts = [part for part in name.split("/") if part not in ("", ".")]
+        if ".." in parts:
+            raise LayerError(f"{what} {shown(name)}: '..' would climb out of the image root")
+        path = "/".join(parts)
+    else:
+        path = name  # already normal: no empty, "." or ".." component
+    if len(path) > limit // 4 and len(path.encode("utf-8", "surrogateescape")) > limit:
+        raise LayerError(f"{what} {shown(name)}: the name is longer than {limit} bytes")
     return path
 
 

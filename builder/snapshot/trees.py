@@ -4,6 +4,7 @@ A path deeper than PATH_MAX cannot be named, and a walker that keeps one
 fd per level runs out of fds, so `walk` goes down with `openat` from the
 parent's fd and back up with `..` (checked against the device and inode
 seen on the way down): it holds one directory fd whatever the depth.
+`open_below` opens a path of any length below a directory fd.
 
 `remove_tree` first detaches (lazily, MNT_DETACH) every mount at or below
 the tree, found in /proc/self/mountinfo: a bind mount shares the device of
@@ -24,6 +25,7 @@ from pathlib import Path
 
 _MNT_DETACH = 2
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PATH_PIECE = 4000  # bytes of path given to one openat: under PATH_MAX (4096)
 MOUNTINFO = Path("/proc/self/mountinfo")
 
 #: visit(dir_fd, name, rel, st) -> descend into this directory?
@@ -127,13 +129,18 @@ def _open_child(name: str, dir_fd: int, expected: tuple[int, int]) -> int:
 
 
 def walk(
-    top: Path, visit: Visit, leave: Leave | None = None, errors: WalkErrors | None = None
+    top: Path,
+    visit: Visit,
+    leave: Leave | None = None,
+    errors: WalkErrors | None = None,
+    *,
+    cross_mounts: bool = False,
 ) -> None:
     """Depth first below `top`: `visit` each entry, `leave` each directory after its entries.
 
-    Directories on another device than `top` (mounts) are not entered. An OS
-    error on one entry is recorded in `errors` (raised at once when None) and
-    the walk goes on with the next.
+    Directories on another device than `top` (mounts) are not entered unless
+    `cross_mounts`. An OS error on one entry is recorded in `errors` (raised
+    at once when None) and the walk goes on with the next.
     """
     fd = os.open(top, _DIR_FLAGS)
     top_st = os.fstat(fd)
@@ -153,7 +160,7 @@ def walk(
                     st = os.stat(name, dir_fd=frame.fd, follow_symlinks=False)
                     if not visit(frame.fd, name, rel, st) or not stat.S_ISDIR(st.st_mode):
                         continue
-                    if st.st_dev != top_st.st_dev:
+                    if st.st_dev != top_st.st_dev and not cross_mounts:
                         raise OSError(errno.EBUSY, "a mount point", rel)
                     child = _open_child(name, frame.fd, _ident(st))
                     try:
@@ -194,17 +201,52 @@ def walk(
                 os.close(frame.fd)
 
 
+def open_below(dir_fd: int, rel: str, flags: int) -> int:
+    """Open `rel` (a relative path of any length) below the directory `dir_fd`.
+
+    A path that fits in PATH_MAX is opened with one `openat`; a longer one is
+    cut at slashes into pieces that fit, each but the last opened as a
+    directory (O_NOFOLLOW on its last component) from the one before.
+    """
+    if len(rel) < _PATH_PIECE // 4:
+        return os.open(rel, flags, dir_fd=dir_fd)
+    rest = os.fsencode(rel)
+    fd = dir_fd
+    try:
+        while len(rest) >= _PATH_PIECE:
+            cut = rest.rfind(b"/", 0, _PATH_PIECE)
+            if cut <= 0:
+                raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), rel)
+            step = os.open(rest[:cut], _DIR_FLAGS, dir_fd=fd)
+            if fd != dir_fd:
+                os.close(fd)
+            fd, rest = step, rest[cut + 1 :]
+        return os.open(rest, flags, dir_fd=fd)
+    finally:
+        if fd != dir_fd:
+            os.close(fd)
+
+
 def _make_owner_rwx(path: str | Path, mode: int, dir_fd: int | None = None) -> None:
     if mode & stat.S_IRWXU != stat.S_IRWXU:
         with contextlib.suppress(OSError):
             os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU, dir_fd=dir_fd)
 
 
-def remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
+def remove_at(dir_fd: int, name: str) -> None:
+    """Delete `name` in the directory `dir_fd`, a tree of any depth (never followed).
+
+    Unlike `remove_tree`, mounts are not detached: a mount below is an error.
+    """
+    remove_tree(Path(f"/proc/self/fd/{dir_fd}") / name, detach=False)
+
+
+def remove_tree(path: Path, *, ignore_errors: bool = False, detach: bool = True) -> None:
     """Delete `path` and everything below it: any depth, read-only dirs, mounts below it.
 
-    Mounts at or below `path` are detached first. Errors are raised (the
-    first one, after trying everything else) unless `ignore_errors`.
+    Mounts at or below `path` are detached first (unless not `detach`).
+    Errors are raised (the first one, after trying everything else) unless
+    `ignore_errors`.
     """
     try:
         st = os.lstat(path)
@@ -223,7 +265,8 @@ def remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
             if not ignore_errors:
                 raise
         return
-    detach_mounts_under(path)
+    if detach:
+        detach_mounts_under(path)
     _make_owner_rwx(path, os.lstat(path).st_mode)
     errors = WalkErrors()
 

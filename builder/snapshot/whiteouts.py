@@ -58,6 +58,8 @@ def is_aufs_metadata(path: str) -> bool:
 
     Such entries mean nothing in an OCI layer and are skipped.
     """
+    if WHITEOUT_META_PREFIX not in path:
+        return False  # the common case, without splitting a deep path
     parent, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT_META_PREFIX) and base != OPAQUE_MARKER:
         return True

@@ -8,8 +8,12 @@ takes the GC lock. It looks for names whose owner (`owners.py`) is dead:
   recorded in the runtime's `state.json` is killed and the state removed);
 - temp dirs in `<root>/tmp/` and `<root>/snapshots/tmp-*`: the mounts below
   them are detached (lazily) and they are removed;
-- memory-backed files in /dev/shm (`pybuild-secrets-*`, `pybuild-run-*`):
-  secret files and runtime bundles, overwritten with zeros and removed.
+- memory-backed files in /dev/shm (`pybuild-secrets-*`, `pybuild-run-*`,
+  `pybuild-ssh-*`): secret files, runtime bundles and ssh agent sockets,
+  overwritten with zeros and removed;
+- ssh socket dirs in the system temp dir (`pybuild-ssh-*`, where /dev/shm
+  is not usable). The key agents recorded in an ssh dir (`*.pid`: pid and
+  start time) are killed first, if they still run.
 
 When nothing is left over this costs a few directory listings.
 """
@@ -23,6 +27,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,8 @@ from builder.store.paths import TEMP_PREFIX, StoreLayout
 #: Memory-backed files (secrets, runtime bundles) live here, named `pybuild-<kind>-<owner>-*`.
 SHM = Path("/dev/shm")
 SHM_PREFIX = "pybuild-"
+SSH_PREFIX = "pybuild-ssh-"
+AGENT_RECORD_SUFFIX = ".pid"
 DIR_MODE = 0o700
 RUNTIME_TIMEOUT = 30.0
 
@@ -140,12 +147,38 @@ def wipe_tree(path: Path) -> None:
     remove_tree(path, ignore_errors=True)
 
 
-def dead_memory_files(shm: Path = SHM) -> list[Path]:
-    return [shm / n for n in _listing(shm) if n.startswith(SHM_PREFIX) and _dead(n)]
+def dead_memory_files(shm: Path = SHM, temp: Path | None = None) -> list[Path]:
+    """Dead owners' entries in /dev/shm, and their ssh socket dirs in the system temp dir."""
+    found = [shm / n for n in _listing(shm) if n.startswith(SHM_PREFIX) and _dead(n)]
+    temp = Path(tempfile.gettempdir()) if temp is None else temp
+    if temp != shm:
+        found += [temp / n for n in _listing(temp) if n.startswith(SSH_PREFIX) and _dead(n)]
+    return found
 
 
-def recover(layout: StoreLayout, shm: Path = SHM) -> RecoveryReport:
-    """Clean up after dead pybuild processes (see the module doc); never raises for leftovers."""
+def stop_agents(socket_dir: Path) -> None:
+    """Kill the key agents recorded in a dead owner's ssh dir, if they are still those processes."""
+    for name in _listing(socket_dir):
+        if not name.endswith(AGENT_RECORD_SUFFIX):
+            continue
+        try:
+            pid_text, start_text = (socket_dir / name).read_text().split()
+            pid, start = int(pid_text), int(start_text)
+        except (OSError, ValueError):
+            continue
+        if pid > 0 and process_start(pid) == start:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def recover(
+    layout: StoreLayout, shm: Path = SHM, system_temp: Path | None = None
+) -> RecoveryReport:
+    """Clean up after dead pybuild processes (see the module doc); never raises for leftovers.
+
+    `system_temp` is where ssh socket dirs are looked for besides `shm`
+    (default: the system temp dir).
+    """
     with file_lock(layout.recovery_lock):
         secure_directories(layout)
         containers = _recover_containers(layout)  # first: their processes use the mounts
@@ -153,7 +186,9 @@ def recover(layout: StoreLayout, shm: Path = SHM) -> RecoveryReport:
         for entry in temp:
             detach_mounts_under(entry)
             remove_tree(entry, ignore_errors=True)
-        memory = dead_memory_files(shm)
+        memory = dead_memory_files(shm, system_temp)
         for entry in memory:
+            if entry.name.startswith(SSH_PREFIX):
+                stop_agents(entry)
             wipe_tree(entry)
     return RecoveryReport(containers, len(temp), len(memory))

@@ -283,8 +283,11 @@ def test_file_shrinking_while_written(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d/x").write_text("x")
 
+    seen: list[str] = []
+
     def exclude(path: str) -> bool:
-        if path == "d/x":  # called after f was looked at, before it is read
+        seen.append(path)
+        if len(seen) == 3:  # the last entry: f was looked at, not yet read
             (tmp_path / "f").write_bytes(b"short")
         return False
 

@@ -547,13 +547,17 @@ def test_ssh_keys_get_a_private_agent(sources: MountSources, tmp_path: Path) -> 
     ) as (mounts, env):
         assert env == {}, "SSH_AUTH_SOCK from the step wins"
         relays = {m.destination: Path(m.source) for m in mounts}
-        agent_socks = [p for p in relays["/a"].parent.iterdir() if p not in relays.values()]
+        made = [p for p in relays["/a"].parent.iterdir() if p not in relays.values()]
+        agent_socks = [p for p in made if p.suffix != ".pid"]
+        records = [p.read_text().split() for p in made if p.suffix == ".pid"]
         listed = ssh_add(relays["/a"], "-L").stdout
         listed_other = ssh_add(relays["/b"], "-L").stdout
     assert listed.strip() == key.with_suffix(".pub").read_text().strip()
     assert listed_other.strip() == other_key.with_suffix(".pub").read_text().strip()
     assert comment in listed and other_comment in listed_other
     assert len(agent_socks) == 2, "one private agent per id"
+    assert len(records) == 2 and all(len(r) == 2 for r in records), "pid and start time"
+    assert relays["/a"].parent.name.startswith(f"pybuild-ssh-{os.getpid()}-")
     assert not relays["/a"].parent.exists(), "agent and relay sockets are gone"
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from builder.snapshot.diff import prune_unchanged_dirs
 from builder.snapshot.overlay import mount
 from builder.snapshot.trees import mounts_under, remove_tree, tree_size
 from builder.store import Store
-from builder.store.owners import current_owner, owner_of
+from builder.store.owners import current_owner, owner_of, process_start
 from builder.store.recovery import SHM, recover
 from tests.conftest import REPO
 
@@ -247,3 +250,88 @@ def test_other_users_cannot_reach_devices_or_setuid_files(tmp_path: Path) -> Non
     assert _as_nobody("/bin/sh", "-c", 'head -c0 "$0"', "/dev/null").returncode == 0
     new = Store.open(tmp_path / "new")
     assert all(os.stat(d).st_mode & 0o777 == 0o700 for d in new._layout.directories())
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    """A stand-in for a key agent: its own session, as `key_agent` starts ssh-agent."""
+    return subprocess.Popen(["sleep", "60"], start_new_session=True)
+
+
+def _ssh_dir(parent: Path, tag: str, agent: subprocess.Popen[bytes] | None, start: int) -> Path:
+    """A socket dir as `socket_dir` makes it, with a relay socket and an agent record."""
+    path = parent / f"pybuild-ssh-{tag}-{os.urandom(8).hex()}"
+    path.mkdir(parents=True, mode=0o700)
+    os.mknod(path / "0.sock", stat.S_IFSOCK | 0o600)  # (a bound path would be too long)
+    if agent is not None:
+        (path / "agent-1.pid").write_text(f"{agent.pid} {start}\n")
+    return path
+
+
+def test_recovery_removes_dead_owners_ssh_dirs_and_stops_their_agents(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "store")
+    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_pid.wait()
+    dead_tag = f"{dead_pid.pid}-{current_owner().start + 1}"
+    shm, temp = tmp_path / "shm", tmp_path / "tmp"
+    agent, survivor, reused = _sleeper(), _sleeper(), _sleeper()
+    try:
+        start_of = {p.pid: process_start(p.pid) or 0 for p in (agent, survivor, reused)}
+        in_shm = _ssh_dir(shm, dead_tag, agent, start_of[agent.pid])
+        in_temp = _ssh_dir(temp, dead_tag, None, 0)
+        # a pid since reused by another process (other start time) is not killed
+        stale = _ssh_dir(temp, dead_tag, reused, start_of[reused.pid] + 1)
+        live = _ssh_dir(temp, current_owner().tag, survivor, start_of[survivor.pid])
+        report = recover(store._layout, shm, temp)
+        assert report.memory_files == 3
+        assert agent.wait(timeout=10) == -signal.SIGKILL
+        assert not in_shm.exists() and not in_temp.exists() and not stale.exists()
+        assert live.is_dir() and survivor.poll() is None and reused.poll() is None
+    finally:
+        for proc in (agent, survivor, reused):
+            proc.kill()
+            proc.wait()
+
+
+def test_kill_9_during_an_ssh_step_leaves_no_agent(
+    tmp_path: Path, busybox_rootfs_tar: Path
+) -> None:
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None or shutil.which("ssh-agent") is None:
+        pytest.skip("needs openssh-client (ssh-agent, ssh-keygen)")
+    root = tmp_path / "store"
+    env = _env(root)
+    subprocess.run(
+        _pybuild(root, "import", str(busybox_rootfs_tar), "busybox:latest"), env=env, check=True
+    )
+    key = tmp_path / "id_ed25519"
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=ssh,id=deploy sleep 30\n")
+    args = _pybuild(root, "build", "--no-cache", "--ssh", f"deploy={key}", str(context))
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        records: list[Path] = []
+        deadline = time.monotonic() + 60
+        while not records and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            for parent in (SHM, Path(tempfile.gettempdir())):
+                records = list(parent.glob(f"pybuild-ssh-{proc.pid}-*/*.pid"))
+                if records:
+                    break
+        assert records, "the build started its key agent"
+        socket_dir = records[0].parent
+        agent_pid = int(records[0].read_text().split()[0])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert process_start(agent_pid) is not None, "the agent outlives a kill -9"
+    prune = subprocess.run(
+        _pybuild(root, "prune", "-f"), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert prune.returncode == 0 and "Traceback" not in prune.stderr, prune.stderr
+    assert not socket_dir.exists()
+    deadline = time.monotonic() + 10
+    while process_start(agent_pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)  # killed; reaped by init
+    assert process_start(agent_pid) is None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import stat
 import tarfile
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import BinaryIO, Final
 from builder.errors import BuildError, PybuildError
 from builder.snapshot.apply import apply_layer
 from builder.snapshot.compression import decompressing_reader
+from builder.snapshot.trees import remove_at
 from builder.solve.copy.dest import container_path, lstat_at
 from builder.solve.copy.place import Transfer
 from builder.solve.copy.rootdir import DIR_FLAGS
@@ -109,7 +109,7 @@ def unpack_archive(transfer: Transfer, tree: SourceTree, match: SourceMatch) -> 
                 os.close(staging_fd)
         finally:
             with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(staging, dir_fd=dest_fd)
+                remove_at(dest_fd, staging)  # any depth, without recursion
     except OSError as exc:
         raise BuildError(
             f"ADD failed: cannot unpack {match.shown} into {container_path(parts)}: "
@@ -169,7 +169,7 @@ def _merge(src_top: int, dst_top: int, dst_parts: tuple[str, ...]) -> None:
                 continue
             if existing is not None:
                 if stat.S_ISDIR(existing.st_mode):
-                    shutil.rmtree(name, dir_fd=dst_fd)
+                    remove_at(dst_fd, name)
                 else:
                     os.unlink(name, dir_fd=dst_fd)
             os.rename(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)

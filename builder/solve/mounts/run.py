@@ -23,7 +23,9 @@ entries, with BuildKit's semantics:
   index among the step's ssh mounts) relaying to the `--ssh` agent of `id`
   (default "default"), mode 0600 and 0:0 unless told; SSH_AUTH_SOCK names
   the first one mounted unless the step's environment sets it. A missing
-  agent is skipped unless `required`.
+  agent is skipped unless `required`. Sockets and key agents live in
+  `pybuild-ssh-<pid>-<start>-*` (in /dev/shm, else the system temp dir),
+  which the store's recovery removes, stopping the agents, after a kill -9.
 
 Relative targets are taken from the step's working directory. Mounts come
 out parents first. Everything made (copies, secret files, sockets, agents,
@@ -225,9 +227,11 @@ class _Preparation:
         return self._secrets
 
     def socket_dir(self) -> Path:
-        # Short, under the system temp dir: a socket path must fit in 108 bytes.
+        # Short (a socket path must fit in 108 bytes): /dev/shm, else the system
+        # temp dir; named with the owner, so a later command removes it (and stops
+        # its key agents, see `key_agent`) after a kill -9.
         if self._sockets is None:
-            self._sockets = self._temp_dir(None, "pybuild-ssh-")
+            self._sockets = self._owned_dir(_default_secret_dir(Path(tempfile.gettempdir())), "ssh")
         return self._sockets
 
     def new_name(self, kind: str) -> str:

@@ -3,7 +3,10 @@
 `--ssh` takes buildx's syntax `ID[=PATH[,PATH...]]`: `default` alone is the
 agent of `$SSH_AUTH_SOCK`; one PATH that is a socket is an agent; otherwise
 the PATHs are private key files, which pybuild loads into a private
-`ssh-agent` (Debian package openssh-client) for the length of the step.
+`ssh-agent` (Debian package openssh-client) for the length of the step. The
+agent runs in its own session, so it would outlive a killed pybuild: its pid
+and start time are written next to its socket (`<sock>.pid`), where the
+store's recovery finds and stops it.
 
 The container never sees the host's socket itself: `forward_agent` listens
 on a new socket (owned by the mount's uid/gid, with its mode, as BuildKit
@@ -27,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from builder.errors import BuildError, UsageError
+from builder.store.owners import process_start
+from builder.store.recovery import AGENT_RECORD_SUFFIX
 
 SSH_SYNTAX = "--ssh default, --ssh ID=/path/to/agent.sock or --ssh ID=/path/to/key[,key...]"
 AGENT_START_SECONDS = 5.0
@@ -92,6 +97,7 @@ def key_agent(keys: Sequence[Path], sock: Path, ssh_id: str) -> Iterator[Path]:
         start_new_session=True,
     )
     try:
+        record_agent(sock, process.pid)
         deadline = time.monotonic() + AGENT_START_SECONDS
         while not is_socket(sock):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -131,8 +137,21 @@ def key_agent(keys: Sequence[Path], sock: Path, ssh_id: str) -> Iterator[Path]:
                 process.wait()
         if process.stderr is not None:
             process.stderr.close()
-        with contextlib.suppress(FileNotFoundError):
-            sock.unlink()
+        for path in (sock, agent_record(sock)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def agent_record(sock: Path) -> Path:
+    """`<sock>.pid`: the pid and start time of the agent serving `sock`."""
+    return sock.with_name(sock.name + AGENT_RECORD_SUFFIX)
+
+
+def record_agent(sock: Path, pid: int) -> None:
+    """Write the agent's `<pid> <start>`, so a later command can stop it if pybuild was killed."""
+    start = process_start(pid)
+    if start is not None:
+        agent_record(sock).write_text(f"{pid} {start}\n")
 
 
 class _Relay:
