@@ -347,10 +347,9 @@ def _context_from_stdin() -> Iterator[str]:
     It is unpacked with the layer unpacker's hostile-input checks into a
     private dir of the store, removed afterwards.
     """
-    import shutil
-
     from builder.cli.images import open_store
     from builder.snapshot.apply import apply_layer
+    from builder.snapshot.trees import remove_tree
 
     if sys.stdin.isatty():
         raise UsageError("context `-` reads a tar from stdin, but stdin is a terminal")
@@ -360,7 +359,7 @@ def _context_from_stdin() -> Iterator[str]:
         apply_layer(sys.stdin.buffer, directory / "ctx", compression="auto", allow_devices=False)
         yield str(directory / "ctx")
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        remove_tree(directory, ignore_errors=True)  # any depth: the tar is the user's
 
 
 def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, shown: str) -> None:

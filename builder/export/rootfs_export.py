@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -125,24 +124,13 @@ def _keep_directory_mtimes(
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a temp tree; as non-root, directories without write permission are opened first.
+    """Remove a temp tree, at any depth, read-only directories included.
 
     What cannot be removed stays under the store's tmp/, where prune finds it.
     """
-    try:
-        shutil.rmtree(path)
-        return
-    except FileNotFoundError:
-        return
-    except OSError:
-        pass
-    for root, dirs, _files in os.walk(path):
-        for name in dirs:
-            child = os.path.join(root, name)
-            with contextlib.suppress(OSError):
-                if not os.path.islink(child):
-                    os.chmod(child, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
+    from builder.snapshot.trees import remove_tree as remove_any_tree
+
+    remove_any_tree(path, ignore_errors=True)
 
 
 def write_rootfs_tar(tree: Path, out: BinaryIO) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from builder.errors import BuildError
+from builder.snapshot.trees import remove_tree
 from builder.solve.copy.kinds import GIT_SCHEMES, SourceKind, redact, source_kind
 
 __all__ = ["GitRef", "fetch_git", "parse_git_ref"]
@@ -222,6 +222,6 @@ def fetch_git(
         git.run("submodule", "update", "--init", "--recursive", "--depth=1")
     keep = ref.keep_git_dir if ref.keep_git_dir is not None else keep_git_dir
     if not keep:
-        shutil.rmtree(checkout / ".git")
+        remove_tree(checkout / ".git")
     checkout.chmod(0o755)
     return checkout

@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from builder.errors import BuildError, StoreError
 from builder.runtime.container import RunCancelledError
+from builder.snapshot.trees import remove_tree
 from builder.solve.mounts.trees import clone_tree
 
 MOUNTS_DIR = "mounts"
@@ -116,7 +116,7 @@ def _make_dir(home: Path, number: int, spec: CacheSpec, cancel: threading.Event 
         if final.is_dir():
             return final
         for leftover in home.glob(_TEMP_PREFIX + "*"):  # from a process killed while creating
-            shutil.rmtree(leftover, ignore_errors=True)
+            remove_tree(leftover, ignore_errors=True)
         seed = spec.seed() if spec.seed is not None else None
         temp = home / f"{_TEMP_PREFIX}{number}"
         try:
@@ -134,7 +134,7 @@ def _make_dir(home: Path, number: int, spec: CacheSpec, cancel: threading.Event 
                 os.chmod(temp, 0o755 if spec.mode is None else spec.mode & 0o7777)
             temp.rename(final)
         except BaseException as exc:
-            shutil.rmtree(temp, ignore_errors=True)
+            remove_tree(temp, ignore_errors=True)
             if isinstance(exc, OSError):
                 raise StoreError(
                     f"cannot make the directory of cache {spec.id!r} in {home}: "
