@@ -114,13 +114,41 @@ def images_command(
         str | None,
         typer.Option("--format", metavar="FORMAT", help="'json', or a Go template like docker's."),
     ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", "-a", help="Show all images (also intermediate ones).")
+    ] = False,
+    filter_specs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            metavar="FILTER",
+            help="dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, "
+            "since=IMAGE (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """List images in the local store (like `docker image ls`)."""
+    from builder.cli.image_filters import ImageFilters, reference_matches, select_images
     from builder.cli.template import render_template
 
     try:
         store = open_store()
-        rows = [r for r in _image_rows(store, store.images()) if _matches(r, repository)]
+        filters = ImageFilters.parse(filter_specs or [])
+        records = select_images(store, store.images(), filters, show_all=show_all)
+        patterns = filters.get("reference")
+        rows = [
+            r
+            for r in _image_rows(store, records)
+            if _matches(r, repository)
+            and (
+                not patterns
+                or (
+                    r["Tag"] != "<none>"
+                    and any(reference_matches(p, f"{r['Repository']}:{r['Tag']}") for p in patterns)
+                )
+            )
+        ]
         for row in rows:
             row["ID"] = _short(row["ID"], no_trunc)
         out = sys.stdout
@@ -169,11 +197,16 @@ def inspect_command(
         str | None,
         typer.Option("--format", "-f", metavar="TEMPLATE", help="A Go template like docker's."),
     ] = None,
+    object_type: Annotated[
+        str | None,
+        typer.Option("--type", metavar="TYPE", help="Only objects of this type: image, container."),
+    ] = None,
 ) -> None:
     """Show an image's details as JSON (like `docker image inspect`)."""
     from builder.cli.template import render_template
 
     try:
+        _check_inspect_type(object_type, images)
         store = open_store()
         docs = [_inspect_doc(store, store.resolve(name)) for name in images]
         if output_format:
@@ -182,6 +215,15 @@ def inspect_command(
             sys.stdout.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
     except PybuildError as err:
         _fail(err)
+
+
+def _check_inspect_type(object_type: str | None, names: list[str]) -> None:
+    """`--type`: images are what the store holds; there are no containers to inspect yet."""
+    if object_type in (None, "image"):
+        return
+    if object_type != "container":
+        raise UsageError(f'"{object_type}" is not a valid value for --type')
+    raise PybuildError("\n".join(f"No such container: {name}" for name in names))
 
 
 @app.command("history")

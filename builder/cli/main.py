@@ -495,7 +495,7 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import images, system, transfer
+    from builder.cli import groups, images, system, transfer
 
     for name, command in (
         ("images", images.images_command),
@@ -515,6 +515,8 @@ def _register_image_commands() -> None:
     ):
         app.command(name)(command)
     app.add_typer(system.app, name="system")
+    app.add_typer(groups.image_app, name="image")
+    app.add_typer(groups.builder_app, name="builder")
 
 
 _register_image_commands()

@@ -19,6 +19,7 @@ from builder.errors import PybuildError, UsageError
 if TYPE_CHECKING:
     from builder.export.selection import ImageSelection
     from builder.image.platform import Platform
+    from builder.image.reference import Reference
     from builder.store import Store
 
 _INSECURE_HELP = "Allow plain HTTP and unverified TLS for this registry (localhost always may)."
@@ -42,39 +43,71 @@ def pull_command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the name.")] = False,
     insecure: Annotated[bool, typer.Option("--insecure-registry", help=_INSECURE_HELP)] = False,
+    all_tags: Annotated[
+        bool, typer.Option("--all-tags", "-a", help="Pull every tag of the repository.")
+    ] = False,
 ) -> None:
     """Download an image from a registry (like `docker pull`)."""
-    from builder.cli.transfer_progress import TransferProgress
     from builder.image.reference import ReferenceError, parse_reference
-    from builder.registry.pull import pull
+    from builder.registry.client import RegistryClient
 
     try:
         try:
-            ref = parse_reference(reference)
+            ref = parse_reference(reference, default_tag=None if all_tags else "latest")
         except ReferenceError as err:
             raise UsageError(str(err)) from None
         store = open_store()
-        before = store.find(str(ref))
-        out = sys.stdout
-        progress = TransferProgress("pull", quiet=quiet, stream=out)
+        if not all_tags:
+            _pull_one(store, ref, platform, quiet=quiet, insecure=insecure, status=True)
+            sys.stdout.write(f"{ref}\n")
+            return
+        if ref.tag or ref.digest:
+            raise UsageError("tag can't be used with --all-tags/-a")
+        with RegistryClient(ref.registry, insecure=insecure) as client:
+            tags = sorted(client.list_tags(ref.path))
+        if not tags:
+            raise PybuildError(f"repository {ref.name} has no tags")
+        fresh = False
+        for tag in tags:
+            tagged = parse_reference(f"{ref.name}:{tag}")
+            fresh |= _pull_one(store, tagged, platform, quiet=quiet, insecure=insecure,
+                               status=False)  # fmt: skip
         if not quiet:
-            out.write(f"{ref.tag or ref.digest}: Pulling from {ref.path}\n")
-            out.flush()
-        with progress:
-            record = pull(store, ref, platform=_platform(platform), progress=progress,
-                          insecure=insecure)  # fmt: skip
-        if not quiet:
-            digest = next(
-                (d.rpartition("@")[2] for d in record.repo_digests if d.startswith(ref.name + "@")),
-                record.manifest_digest,
-            )
-            progress.say(f"Digest: {digest}")
-            fresh = before is None or before.manifest_digest != record.manifest_digest
             status = "Downloaded newer image for" if fresh else "Image is up to date for"
-            progress.say(f"Status: {status} {ref.familiar}")
-        out.write(f"{ref}\n")
+            sys.stdout.write(f"Status: {status} {ref.familiar}\n")
+        sys.stdout.write(f"{ref.name}\n")
     except PybuildError as err:
         _fail(err)
+
+
+def _pull_one(
+    store: Store, ref: Reference, platform: str | None, *, quiet: bool, insecure: bool,
+    status: bool,
+) -> bool:  # fmt: skip
+    """Pull one tag or digest with docker's output; True when it brought a newer image."""
+    from builder.cli.transfer_progress import TransferProgress
+    from builder.registry.pull import pull
+
+    before = store.find(str(ref))
+    out = sys.stdout
+    progress = TransferProgress("pull", quiet=quiet, stream=out)
+    if not quiet:
+        out.write(f"{ref.tag or ref.digest}: Pulling from {ref.path}\n")
+        out.flush()
+    with progress:
+        record = pull(store, ref, platform=_platform(platform), progress=progress,
+                      insecure=insecure)  # fmt: skip
+    fresh = before is None or before.manifest_digest != record.manifest_digest
+    if not quiet:
+        digest = next(
+            (d.rpartition("@")[2] for d in record.repo_digests if d.startswith(ref.name + "@")),
+            record.manifest_digest,
+        )
+        progress.say(f"Digest: {digest}")
+        if status:
+            word = "Downloaded newer image for" if fresh else "Image is up to date for"
+            progress.say(f"Status: {word} {ref.familiar}")
+    return fresh
 
 
 def push_command(
@@ -85,29 +118,57 @@ def push_command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Suppress progress.")] = False,
     insecure: Annotated[bool, typer.Option("--insecure-registry", help=_INSECURE_HELP)] = False,
+    all_tags: Annotated[
+        bool, typer.Option("--all-tags", "-a", help="Push every stored tag of the repository.")
+    ] = False,
 ) -> None:
     """Upload an image to a registry (like `docker push`)."""
-    from builder.cli.transfer_progress import TransferProgress
     from builder.image.reference import ReferenceError, parse_reference
-    from builder.registry.push import push
 
     try:
         try:
-            ref = parse_reference(destination or image)
+            ref = parse_reference(destination or image, default_tag=None if all_tags else "latest")
         except ReferenceError as err:
             raise UsageError(str(err)) from None
         store = open_store()
-        record = store.resolve(image)
-        progress = TransferProgress("push", quiet=quiet, stream=sys.stdout)
+        if not all_tags:
+            _push_one(store, image, destination, ref, quiet=quiet, insecure=insecure)
+            return
+        if destination is not None:
+            raise UsageError("--all-tags pushes a repository's own tags: give no DESTINATION")
+        if ref.tag or ref.digest:
+            raise UsageError("tag can't be used with --all-tags/-a")
+        names = sorted(
+            {n for r in store.images() for n in r.names if n.rpartition(":")[0] == ref.name}
+        )
+        if not names:
+            raise PybuildError(f"An image does not exist locally with the tag: {ref.familiar}")
         if not quiet:
-            progress.say(f"The push refers to repository [{ref.name}]")
-        with progress:
-            digest = push(store, image, destination, progress=progress, insecure=insecure)
-        if not quiet:
-            size = store.blob_size(record.manifest_digest)
-            progress.say(f"{ref.tag}: digest: {digest} size: {size}")
+            sys.stdout.write(f"The push refers to repository [{ref.name}]\n")
+        for name in names:
+            tagged = parse_reference(name)
+            _push_one(store, name, None, tagged, quiet=quiet, insecure=insecure, header=False)
     except PybuildError as err:
         _fail(err)
+
+
+def _push_one(
+    store: Store, image: str, destination: str | None, ref: Reference, *, quiet: bool,
+    insecure: bool, header: bool = True,
+) -> None:  # fmt: skip
+    """Push one stored image with docker's output."""
+    from builder.cli.transfer_progress import TransferProgress
+    from builder.registry.push import push
+
+    record = store.resolve(image)
+    progress = TransferProgress("push", quiet=quiet, stream=sys.stdout)
+    if not quiet and header:
+        progress.say(f"The push refers to repository [{ref.name}]")
+    with progress:
+        digest = push(store, image, destination, progress=progress, insecure=insecure)
+    if not quiet:
+        size = store.blob_size(record.manifest_digest)
+        progress.say(f"{ref.tag}: digest: {digest} size: {size}")
 
 
 def import_command(
@@ -116,16 +177,31 @@ def import_command(
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="Commit message for the history.")
     ] = None,
+    change: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--change",
+            "-c",
+            metavar="INSTRUCTION",
+            help="Apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, "
+            "LABEL, ONBUILD, USER, VOLUME, WORKDIR; repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Make a one-layer image from a root filesystem tarball (like `docker import`)."""
+    from functools import partial
+
+    from builder.cli.import_changes import apply_changes, parse_changes
     from builder.export.rootfs_import import import_rootfs
 
     try:
+        changes = parse_changes(change or [])
         store = open_store()
         src: Path | BinaryIO = sys.stdin.buffer if source == "-" else Path(source)
         if isinstance(src, Path) and not src.is_file():
             raise UsageError(f"cannot import {source!r}: no such file")
-        record = import_rootfs(store, src, name, message=message)
+        edit = partial(apply_changes, changes=changes) if changes else None
+        record = import_rootfs(store, src, name, message=message, edit_config=edit)
         sys.stdout.write(record.id + "\n")
     except PybuildError as err:
         _fail(err)

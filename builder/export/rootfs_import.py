@@ -13,7 +13,7 @@ Media types are OCI's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -69,12 +69,14 @@ def import_rootfs(
     message: str | None = None,
     source_label: str | None = None,
     created: str | None = None,
+    edit_config: Callable[[ImageConfig], None] | None = None,
 ) -> ImageRecord:
     """Import a rootfs tar (a path, or a stream such as stdin) as a new image.
 
     `name` (e.g. `busybox:1`) is normalized and tagged. The history comment is
     `message`, else `Imported from <source_label>` (default: the path, or `-`
-    for a stream). `created` (RFC 3339) defaults to now.
+    for a stream). `created` (RFC 3339) defaults to now. `edit_config` changes
+    the config in place before it is stored (`import --change`).
     """
     from builder.snapshot.layer import recompress_tar
 
@@ -92,6 +94,8 @@ def import_rootfs(
         config = import_config(
             layer.diff_id, created=created, comment=message or f"Imported from {label}"
         )
+        if edit_config is not None:
+            edit_config(config)
         config_bytes = config.to_bytes()
         manifest = Manifest(
             config=Descriptor(

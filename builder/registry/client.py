@@ -263,6 +263,31 @@ class RegistryClient:
             codes=("UNAUTHORIZED",),
         )
 
+    # -- tags --------------------------------------------------------------------------
+
+    def list_tags(self, repo: str, *, page_size: int = 1000) -> list[str]:
+        """Every tag of `repo` (`GET /v2/<repo>/tags/list`), following `Link: rel="next"` pages."""
+        url: str | None = f"/v2/{_check_repo(repo)}/tags/list?n={page_size}"
+        tags: list[str] = []
+        what = f"tags of {repo}"
+        while url is not None:
+            resp = self._request(
+                "GET", url, scopes=(repository_scope(repo),), what=f"{what} from {self.registry}"
+            )
+            self._check(resp, ok=(200,), what=what)
+            try:
+                page = loads_limited(resp.body, what)
+            except JsonTextError:
+                page = None
+            names = page.get("tags") if isinstance(page, dict) else None
+            if not isinstance(page, dict) or not isinstance(names, list | None):
+                raise RegistryStatusError(
+                    f"registry {self.registry}: malformed tag list ({what})", status=resp.status
+                )
+            tags.extend(t for t in names or [] if isinstance(t, str))
+            url = _next_link(resp.header("Link"), resp.url)
+        return tags
+
     # -- manifests ---------------------------------------------------------------------
 
     def get_manifest(
@@ -587,6 +612,14 @@ def _blob_path(repo: str, digest: str) -> str:
 
 def _ref_text(repo: str, ref: str) -> str:
     return f"{repo}@{ref}" if is_digest(ref) else f"{repo}:{ref}"
+
+
+def _next_link(header: str | None, base: str) -> str | None:
+    """The `rel="next"` target of a `Link` header, made absolute; None on the last page."""
+    if not header:
+        return None
+    match = re.search(r'<([^>]*)>\s*;\s*rel="?next"?', header)
+    return urljoin(base, match.group(1)) if match else None
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

@@ -149,13 +149,14 @@ class _Failures:
         return False
 
 
-def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
+def prune(layout: StoreLayout, *, all_images: bool, build_cache_only: bool = False) -> PruneReport:
     """Delete images (dangling, or all), then unreferenced blobs, snapshots and temp files.
 
     Call with the exclusive GC lock held. Each blob, snapshot and temp entry
     is deleted on its own: a failure is raised at the end, after the others
     were deleted, and a later prune takes up what is left (images already
-    gone leave their blobs and snapshots unreferenced).
+    gone leave their blobs and snapshots unreferenced). `build_cache_only`
+    (`builder prune`) keeps every image and drops the build cache instead.
     """
     failures = _Failures()
     reclaimed = 0
@@ -164,11 +165,11 @@ def prune(layout: StoreLayout, *, all_images: bool) -> PruneReport:
         doomed = [
             image_id
             for image_id, image in index.images.items()
-            if all_images or not image.record.names
+            if not build_cache_only and (all_images or not image.record.names)
         ]
         for image_id in doomed:
             index.delete(image_id)
-        if all_images:
+        if all_images or build_cache_only:
             reclaimed += _drop_build_cache(layout)
         # inside the index lock no index writer is active; outside the GC lock no blob writer
         for entry in _temp_entries(layout):

@@ -329,11 +329,12 @@ class Store:
         """Hold off prune while blobs not yet referenced by an image are written and used."""
         return self._gc.shared()
 
-    def prune(self, *, all_images: bool = False) -> PruneReport:
-        """Remove dangling images (all images with `all_images`), then unused blobs,
-        snapshots and stale temp files. Waits for every lease to end."""
+    def prune(self, *, all_images: bool = False, build_cache_only: bool = False) -> PruneReport:
+        """Remove dangling images (all images with `all_images`; none but the build cache
+        with `build_cache_only`), then unused blobs, snapshots and stale temp files.
+        Waits for every lease to end."""
         with self._gc.exclusive():
-            return gc.prune(self._layout, all_images=all_images)
+            return gc.prune(self._layout, all_images=all_images, build_cache_only=build_cache_only)
 
     def check(self, *, repair: bool = False) -> CheckReport:
         """Verify blobs, image closures and snapshots (`system check`); see `check`.
