@@ -94,6 +94,8 @@ class BuildRequest:
     labels: dict[str, str] = field(default_factory=dict)  #: `--label KEY=VALUE`
     outputs: list[str] = field(default_factory=list)  #: `-o`; none means type=image
     push: bool = False  #: `--push`
+    #: `--load`: also load the image into a Docker engine (an output `type=docker`, no dest)
+    load: bool = False
     cache_from: list[str] = field(default_factory=list)  #: `type=registry,ref=R` ...
     cache_to: list[str] = field(default_factory=list)  #: `type=local,dest=DIR` ...
     secrets: list[str] = field(default_factory=list)  #: `id=ID[,src=FILE|,env=VAR]`
@@ -108,7 +110,8 @@ class BuildRequest:
     jobs: int = 0  #: stages run at once (0: CPUs, at least 4)
     source_date_epoch: int | None = None
     insecure_registries: list[str] = field(default_factory=list)
-    environ: dict[str, str] | None = None  #: for bare build args and secrets (default: os.environ)
+    #: for bare build args, secrets and `--load`'s DOCKER_HOST (default: os.environ)
+    environ: dict[str, str] | None = None
     #: where `dest=-` outputs are written (default: sys.stdout.buffer)
     stdout: BinaryIO | None = None
     progress: Callable[[Event], None] | None = None  #: receives the solver's events
@@ -209,7 +212,7 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     exported = export_outputs(
         store, solved.record, checked.outputs, tags=request.tags,
         stdout=request.stdout if request.stdout is not None else sys.stdout.buffer,
-        insecure_registries=request.insecure_registries,
+        insecure_registries=request.insecure_registries, environ=request.environ,
     )  # fmt: skip
     for cache in checked.cache_to:
         from builder.solve.cache.remote import export_cache
@@ -277,7 +280,13 @@ def _check(
         tags = [str(parse_tag(t)) for t in request.tags]
     except ReferenceError as err:
         raise UsageError(str(err)) from None
-    outputs = parse_outputs(request.outputs, push=request.push, tags=request.tags)
+    outputs = parse_outputs(
+        request.outputs, push=request.push, tags=request.tags, load=request.load
+    )
+    if any(spec.to_engine for spec in outputs):  # no engine: say so before building
+        from builder.export.docker_engine import find_engine
+
+        find_engine(request.environ)
     cache_from: list[CacheSpec] = []
     cache_to: list[CacheSpec] = []
     if request.cache_from or request.cache_to:  # the registry client is slow to import

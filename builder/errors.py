@@ -122,3 +122,11 @@ class LayerError(ImageError):
 
 class RegistryError(PybuildError):
     """A registry refused or failed a request; the message carries its code and text."""
+
+
+class EngineError(PybuildError):
+    """A Docker (or Podman) engine refused or failed a request, e.g. `--load`."""
+
+
+class EngineUnavailableError(EngineError):
+    """No engine answers at the socket `--load` would use."""

@@ -20,7 +20,8 @@ apt-get update -qq
 #   git              ADD of git sources (the tests serve a repository with git daemon)
 #   openssh-client   ssh-agent and ssh-add, for RUN --mount=type=ssh
 #   openssl          certificates and signed tokens for the registry auth tests
-packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl"
+#   docker.io        dockerd and /usr/bin/docker: `build --load` into a private engine
+packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io"
 missing=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"

@@ -213,6 +213,9 @@ def build_command(
         ),
     ] = None,
     push: Annotated[bool, typer.Option("--push", help="Push the image (-t names).")] = False,
+    load: Annotated[
+        bool, typer.Option("--load", help="Load the image into Docker (type=docker output).")
+    ] = False,
     metadata_file: Annotated[
         str | None, typer.Option("--metadata-file", help="Write build metadata (JSON) here.")
     ] = None,
@@ -262,7 +265,7 @@ def build_command(
             allow=allow or [], labels=label or [], runtime=runtime, progress=progress_mode,
             quiet=quiet, iidfile=iidfile, no_cache=no_cache,
             no_cache_filter=no_cache_filter or [], pull=pull, explain_cache=explain_cache,
-            jobs=jobs, outputs=output or [], push=push, metadata_file=metadata_file,
+            jobs=jobs, outputs=output or [], push=push, load=load, metadata_file=metadata_file,
             insecure_registries=insecure_registry or [], cache_from=cache_from or [],
             cache_to=cache_to or [],
         )  # fmt: skip
@@ -334,6 +337,7 @@ class _BuildOptions:
     jobs: int = 0
     outputs: list[str] = field(default_factory=list)
     push: bool = False
+    load: bool = False
     metadata_file: str | None = None
     insecure_registries: list[str] = field(default_factory=list)
     cache_from: list[str] = field(default_factory=list)
@@ -391,7 +395,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
     request = BuildRequest(
         context=Path(context), dockerfile=dockerfile, dockerfile_name=shown,
         tags=options.tags, build_args=options.build_args, target=options.target,
-        platforms=[options.platform] if options.platform else [],
+        platforms=[options.platform] if options.platform else [], load=options.load,
         labels=_labels(options.labels), outputs=options.outputs, push=options.push,
         cache_from=options.cache_from, cache_to=options.cache_to, secrets=options.secrets,
         ssh=options.ssh, network=options.network, runtime=options.runtime, allow=options.allow,

@@ -8,7 +8,8 @@ is quoted whole: `type=image,"name=a:1,b:1"`). Two shorthands, as buildx:
   (a comma list), `push=`, `registry.insecure=`;
 - `registry`: `image` with `push=true`;
 - `docker`: a docker-archive for `docker load` (`dest=FILE`, or `-` for
-  stdout); without `dest`, the local store (pybuild's `--load`); `name=`, `tar=`;
+  stdout); without `dest`, loaded into a Docker engine (and named in the
+  local store), as buildx does: that is `--load`; `name=`, `tar=`;
 - `oci`: an OCI archive (`dest=FILE`, default `-`), or with `tar=false` an
   OCI layout directory; `name=`, `tar=`;
 - `tar`: the image's root filesystem as one tar (`dest=FILE`, default `-`);
@@ -83,6 +84,11 @@ class OutputSpec:
     def into_store(self) -> bool:
         """Whether the image lands in the local store (image, or docker without dest)."""
         return self.type == "image" or (self.type == "docker" and self.dest is None)
+
+    @property
+    def to_engine(self) -> bool:
+        """Whether the image is loaded into a Docker engine (docker without dest: `--load`)."""
+        return self.type == "docker" and self.dest is None
 
     @property
     def warnings(self) -> list[str]:
@@ -206,17 +212,20 @@ def _require_dir_dest(text: str, dest: str | None, what: str) -> None:
         )
 
 
-def parse_outputs(values: Sequence[str], *, push: bool, tags: Sequence[str]) -> list[OutputSpec]:
-    """All `-o` values with `--push` and `-t`, checked together as buildx does.
+def parse_outputs(
+    values: Sequence[str], *, push: bool, tags: Sequence[str], load: bool = False
+) -> list[OutputSpec]:
+    """All `-o` values with `--push`, `--load` and `-t`, checked together as buildx does.
 
     No output means `type=image`. `--push` pushes every image output, or adds
-    one (buildx >= 0.13). `-t` names replace `name=`. Pushing needs a name;
+    one (buildx >= 0.13). `--load` adds `type=docker` (loaded into a Docker
+    engine) unless one is there. `-t` names replace `name=`. Pushing needs a name;
     only one output may write to stdout; a file destination may not be a
     directory nor a directory destination a file (checked now, before the
     build, and again when exporting).
     """
     specs = [parse_output(value) for value in values if value != ""]
-    if not specs:
+    if not specs and not load:  # `--load` alone: the docker output names it in the store too
         specs = [OutputSpec("image", text="type=image")]
     if tags:
         names = tag_names(tags)
@@ -229,6 +238,9 @@ def parse_outputs(values: Sequence[str], *, push: bool, tags: Sequence[str]) -> 
         else:
             names = tag_names(tags) if tags else ()
             specs.append(OutputSpec("image", names=names, push=True, text="type=registry"))
+    if load and not any(s.to_engine for s in specs):
+        names = tag_names(tags) if tags else ()
+        specs.append(OutputSpec("docker", names=names, text="type=docker"))
     unique: list[OutputSpec] = []
     for spec in specs:
         if spec not in unique:

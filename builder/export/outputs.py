@@ -12,6 +12,9 @@ Per output type (see `output_spec` for the syntax):
   are added to its store record; with push, it is pushed under each name
   (`builder.registry.push.push`), plain HTTP when `registry.insecure=true`
   or the registry is in `insecure_registries`;
+- docker without dest (`--load`): also streamed as a docker-archive to a
+  Docker engine's `POST /images/load` (`docker_engine`: DOCKER_HOST, the
+  default socket, or Podman's), found before anything is exported;
 - docker / oci: a docker-archive / OCI archive, written to a temp file next
   to `dest` and renamed, or streamed to stdout for `dest=-`; `tar=false`
   writes a directory (an OCI layout; for docker, plus `manifest.json`);
@@ -25,7 +28,7 @@ display.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -43,6 +46,7 @@ from builder.export.output_spec import (
 from builder.image.reference import parse_reference
 
 if TYPE_CHECKING:
+    from builder.export.docker_engine import EngineAddress
     from builder.export.selection import ImageSelection
     from builder.registry.progress import Progress
     from builder.store import ImageRecord, Store
@@ -67,13 +71,16 @@ def export_outputs(
     stdout: BinaryIO,
     push_progress: Progress | None = None,
     insecure_registries: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Export `record` to every output of `specs`, in order; return lines saying what was done.
 
     `tags` (the `-t` values) name the image in image, docker and oci outputs,
-    replacing their `name=`. Raises UsageError for a destination of the wrong
-    kind or stdout on a terminal (before anything is written), ImageError
-    when writing fails, RegistryError when a push fails.
+    replacing their `name=`. `environ` (default: os.environ) says where the
+    Docker engine of `--load` is. Raises UsageError for a destination of the
+    wrong kind or stdout on a terminal, EngineError when `--load` has no
+    engine (before anything is written), ImageError when writing fails,
+    RegistryError when a push fails, EngineError when the engine fails the load.
     """
     names_from_tags = tag_names(tags)
     planned: list[tuple[OutputSpec, tuple[str, ...]]] = []
@@ -92,11 +99,19 @@ def export_outputs(
             )
         planned.append((spec, names))
     check_destinations(specs)
+    engine = None
+    if any(spec.to_engine for spec in specs):
+        from builder.export.docker_engine import find_engine
+
+        engine = find_engine(environ)
     lines: list[str] = []
     for spec, names in planned:
         lines.extend(
             _export(store, record, spec, names, stdout, push_progress, tuple(insecure_registries))
         )
+        if spec.to_engine:
+            assert engine is not None
+            lines.extend(_to_engine(store, record, names, engine))
     return lines
 
 
@@ -127,6 +142,23 @@ def _export(
     if spec.type == "local":
         return _rootfs_dir(store, record, spec)
     raise UsageError(f'output "{spec.text}": unknown type "{spec.type}"')
+
+
+def _to_engine(
+    store: Store, record: ImageRecord, names: tuple[str, ...], engine: EngineAddress
+) -> list[str]:
+    """`--load`: stream a docker-archive of the image (tagged `names`) into the engine."""
+    from builder.export.docker_archive import save_docker_archive
+    from builder.export.docker_engine import load_image
+    from builder.export.selection import ImageSelection
+
+    selections = [ImageSelection(record, list(names))]
+    messages = load_image(engine, lambda out: save_docker_archive(store, selections, out))
+    loaded = "; ".join(messages)
+    return [
+        "exporting to docker image format",
+        f"importing to docker at {engine.url}" + (f" ({loaded})" if loaded else ""),
+    ]
 
 
 def _to_store(

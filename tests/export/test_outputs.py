@@ -369,10 +369,14 @@ def test_docker_archive_to_stdout(store, app_image) -> None:
         assert json.loads(tar.extractfile("manifest.json").read())[0]["RepoTags"] == ["app:2"]
 
 
-def test_docker_without_dest_loads_into_the_store(store, app_image) -> None:
-    lines = export(store, app_image, ["type=docker"], tags=["app:3"])
-    assert lines == [f"writing image {app_image.id}", "naming to docker.io/library/app:3"]
-    assert store.resolve("app:3").manifest_digest == app_image.manifest_digest
+def test_docker_without_dest_needs_an_engine_before_exporting(store, app_image, tmp_path) -> None:
+    """`type=docker` without dest is `--load` (tests/export/test_docker_engine.py)."""
+    from builder.errors import EngineUnavailableError
+
+    host = f"unix://{tmp_path}/none.sock"
+    with pytest.raises(EngineUnavailableError, match=f"no Docker engine at {host}"):
+        export(store, app_image, ["type=docker"], tags=["app:3"], environ={"DOCKER_HOST": host})
+    assert store.find("app:3") is None  # found missing before anything was exported
 
 
 def test_oci_archive_read_by_skopeo(store, app_image, tmp_path: Path) -> None:
