@@ -186,7 +186,7 @@ def inspect_command(
 
 def _parse_bool(text: str, option: str) -> bool:
     """A Go flag boolean: 1, t, true, 0, f, false (any case)."""
-    value = text.strip().lower()
+    value = text.strip().removeprefix("=").lower()  # click leaves the = of `-H=false`
     if value in ("1", "t", "true"):
         return True
     if value in ("0", "f", "false"):
