@@ -130,7 +130,7 @@ def images_command(
 ) -> None:
     """List images in the local store (like `docker image ls`)."""
     from builder.cli.image_filters import ImageFilters, reference_matches, select_images
-    from builder.cli.template import render_template
+    from builder.cli.template import IMAGE_HEADERS, format_rows
 
     try:
         store = open_store()
@@ -161,7 +161,7 @@ def images_command(
         elif output_format == "json":
             out.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
         elif output_format:
-            out.write("".join(render_template(output_format, r) + "\n" for r in rows))
+            out.write(format_rows(output_format, rows, IMAGE_HEADERS))
         else:
             header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else [])
             header += ["IMAGE ID", "CREATED", "SIZE"]
@@ -203,14 +203,14 @@ def inspect_command(
     ] = None,
 ) -> None:
     """Show an image's details as JSON (like `docker image inspect`)."""
-    from builder.cli.template import render_template
+    from builder.cli.template import render_inspect
 
     try:
         _check_inspect_type(object_type, images)
         store = open_store()
         docs = [_inspect_doc(store, store.resolve(name)) for name in images]
         if output_format:
-            sys.stdout.write("".join(render_template(output_format, d) + "\n" for d in docs))
+            sys.stdout.write("".join(render_inspect(output_format, d) + "\n" for d in docs))
         else:
             sys.stdout.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
     except PybuildError as err:
@@ -226,12 +226,31 @@ def _check_inspect_type(object_type: str | None, names: list[str]) -> None:
     raise PybuildError("\n".join(f"No such container: {name}" for name in names))
 
 
+def _parse_bool(text: str, option: str) -> bool:
+    """A Go flag boolean: 1, t, true, 0, f, false (any case)."""
+    value = text.strip().removeprefix("=").lower()  # click leaves the = of `-H=false`
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    _fail(UsageError(f"invalid argument {text!r} for {option}: want true or false"))
+    raise AssertionError
+
+
 @app.command("history")
 def history_command(
     image: Annotated[str, typer.Argument(metavar="IMAGE", help="The image.")],
-    human: Annotated[
-        bool, typer.Option("--human", "-H", help="Sizes and dates in human form.")
-    ] = True,
+    human_text: Annotated[
+        str,
+        typer.Option(
+            "--human",
+            "-H",
+            is_flag=False,
+            flag_value="true",
+            metavar="[=BOOL]",
+            help="Sizes and dates in human form (-H=false: bytes and RFC 3339).",
+        ),
+    ] = "true",
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Don't truncate output.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only show image IDs.")] = False,
     output_format: Annotated[
@@ -240,8 +259,10 @@ def history_command(
     ] = None,
 ) -> None:
     """Show the history of an image, newest layer first (like `docker history`)."""
-    from builder.cli.template import render_template
-    from builder.image.views import ago, history_rows, human_size
+    from builder.cli.template import HISTORY_HEADERS, format_rows
+    from builder.image.views import ago, history_rows, human_size, rfc3339
+
+    human = _parse_bool(human_text, "--human")
 
     try:
         store = open_store()
@@ -262,9 +283,9 @@ def history_command(
         dicts.append(
             {
                 "Comment": r.comment,
-                "CreatedAt": r.created,
+                "CreatedAt": rfc3339(r.created),
                 "CreatedBy": created_by,
-                "CreatedSince": ago(r.created) if human else r.created,
+                "CreatedSince": ago(r.created) if human else rfc3339(r.created),
                 "ID": r.image if r.image == "<missing>" else _short(r.image, no_trunc),
                 "Size": human_size(r.size) if human else str(r.size),
             }
@@ -272,7 +293,7 @@ def history_command(
     if output_format == "json":
         out.write("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dicts))
     elif output_format:
-        out.write("".join(render_template(output_format, d) + "\n" for d in dicts))
+        out.write(format_rows(output_format, dicts, HISTORY_HEADERS))
     else:
         header = ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
         table = [

@@ -1,88 +1,73 @@
-"""The part of Go's text/template that `docker ... --format` users type.
+"""`--format` and `inspect -f` templates: Go's text/template, as Docker's CLI runs them.
 
-Supported actions: `{{.}}`, `{{.Field.Sub}}`, `{{json .Field}}`,
-`{{index .Map "key"}}`, `{{lower ...}}`/`{{upper ...}}`, and `\\t`/`\\n` in
-the text. Anything else is a usage error that says what is supported,
-never a silent wrong answer.
+The engine is `builder.cli.gotemplate`; this module shapes pybuild's data as
+Docker's typed structs look to a template (a nil slice prints `[]`, a nil map
+`map[]`) and keeps the entry points the commands call.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from builder.errors import UsageError
+from builder.cli.gotemplate import NIL_MAP, NIL_POINTER, NIL_SLICE, render, render_rows
 
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
-_SUPPORTED = '{{.Field}}, {{.A.B}}, {{json .X}}, {{index .Map "key"}}, {{lower .X}}, {{upper .X}}'
+#: Docker's image-list and history headers for `table` formats.
+IMAGE_HEADERS = {
+    "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+    "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+    "Containers": "CONTAINERS",
+}  # fmt: skip
+HISTORY_HEADERS = {
+    "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
+}  # fmt: skip
 
-
-def _lookup(data: Any, path: str, template: str) -> Any:
-    if path == ".":
-        return data
-    value = data
-    for part in path.lstrip(".").split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, dict):
-            raise UsageError(
-                f"template {template!r}: can't evaluate field {part}",
-                hint="fields: " + ", ".join(sorted(str(k) for k in value)),
-            )
-        else:
-            raise UsageError(f"template {template!r}: can't evaluate field {part} of a non-object")
-    return value
+_NIL_KINDS = {
+    "ExposedPorts": NIL_MAP, "Env": NIL_SLICE, "Cmd": NIL_SLICE, "Healthcheck": NIL_POINTER,
+    "Volumes": NIL_MAP, "Entrypoint": NIL_SLICE, "OnBuild": NIL_SLICE, "Labels": NIL_MAP,
+    "Shell": NIL_SLICE, "StopTimeout": NIL_POINTER,
+}  # fmt: skip
 
 
-def _text(value: Any) -> str:
-    """Go's default printing: maps as map[k:v], lists as [a b], nil as <no value>."""
-    if value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        inner = " ".join(f"{k}:{_text(v)}" for k, v in sorted(value.items()))
-        return f"map[{inner}]"
-    if isinstance(value, list):
-        return "[" + " ".join(_text(v) for v in value) + "]"
-    return str(value)
+def _typed_config(config: Any) -> Any:
+    if not isinstance(config, dict):
+        return NIL_POINTER if config is None else config
+    out = dict(config)
+    for name, nil in _NIL_KINDS.items():
+        if out.get(name) is None:
+            out[name] = nil
+        elif isinstance(out[name], dict):
+            out[name] = dict(sorted(out[name].items()))  # Go maps print and encode sorted
+    return out
 
 
-def _evaluate(action: str, data: Any, template: str) -> str:
-    try:
-        words = shlex.split(action)
-    except ValueError:
-        raise UsageError(f"template {template!r}: cannot read action {{{{{action}}}}}") from None
-    if len(words) == 1 and words[0].startswith("."):
-        return _text(_lookup(data, words[0], template))
-    if len(words) == 2 and words[0] == "json" and words[1].startswith("."):
-        return json.dumps(_lookup(data, words[1], template), ensure_ascii=False)
-    if len(words) == 2 and words[0] in ("lower", "upper") and words[1].startswith("."):
-        text = _text(_lookup(data, words[1], template))
-        return text.lower() if words[0] == "lower" else text.upper()
-    if len(words) == 3 and words[0] == "index" and words[1].startswith("."):
-        container = _lookup(data, words[1], template)
-        if isinstance(container, dict):
-            return _text(container.get(words[2]))
-        if isinstance(container, list) and words[2].isdigit() and int(words[2]) < len(container):
-            return _text(container[int(words[2])])
-        return "<no value>"
-    raise UsageError(
-        f"template {template!r}: unsupported action {{{{{action}}}}}",
-        hint=f"supported: {_SUPPORTED}",
-    )
+def inspect_template_data(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An inspect document as Docker's ImageInspect struct looks to a template."""
+    data = dict(doc)
+    for key in ("Config", "ContainerConfig"):
+        if key in data:
+            data[key] = _typed_config(data[key])
+    for key in ("RepoTags", "RepoDigests"):
+        if data.get(key) is None:
+            data[key] = NIL_SLICE
+    graph = data.get("GraphDriver")
+    if isinstance(graph, dict) and graph.get("Data") is None:
+        data["GraphDriver"] = {**graph, "Data": NIL_MAP}
+    return data
 
 
 def render_template(template: str, data: Any) -> str:
-    """Fill `template` with `data` (a JSON-like object)."""
-    text = template.replace("\\t", "\t").replace("\\n", "\n")
-    out: list[str] = []
-    pos = 0
-    for m in _ACTION.finditer(text):
-        out.append(text[pos : m.start()])
-        out.append(_evaluate(m.group(1), data, template))
-        pos = m.end()
-    out.append(text[pos:])
-    return "".join(out)
+    """One row of a list command's `--format` (`\\t`, `\\n` become tab, newline)."""
+    return render(template.replace("\\t", "\t").replace("\\n", "\n"), data)
+
+
+def render_inspect(template: str, data: Any) -> str:
+    """`inspect -f`: the template as typed, over the data as Docker's struct."""
+    return render(template, inspect_template_data(data))
+
+
+def format_rows(template: str, rows: Sequence[Any], headers: Mapping[str, str]) -> str:
+    """A list command's whole `--format` output; `table ...` adds headers, aligned as Docker."""
+    return render_rows(template, rows, headers)

@@ -74,6 +74,14 @@ def parse_time(text: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def rfc3339(text: str) -> str:
+    """Go's time.RFC3339 of a config time (whole seconds, `Z` for UTC); the text if unreadable."""
+    when = parse_time(text)
+    if when is None:
+        return text
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def ago(text: str, now: datetime | None = None) -> str:
     """`3 days ago` for a config time; `N/A` when unknown (as docker prints)."""
     when = parse_time(text)
@@ -142,6 +150,34 @@ def history_rows(image_id: str, config: ImageConfig, manifest: Manifest) -> list
     return rows
 
 
+#: Docker's container.Config fields in order, with their zero values (None: null);
+#: the `omitempty` ones are left out when empty, as Docker leaves them out.
+_CONFIG_FIELDS: tuple[tuple[str, Any, bool], ...] = (
+    ("Hostname", "", False), ("Domainname", "", False), ("User", "", False),
+    ("AttachStdin", False, False), ("AttachStdout", False, False), ("AttachStderr", False, False),
+    ("ExposedPorts", None, True), ("Tty", False, False), ("OpenStdin", False, False),
+    ("StdinOnce", False, False), ("Env", None, False), ("Cmd", None, False),
+    ("Healthcheck", None, True), ("ArgsEscaped", False, True), ("Image", "", False),
+    ("Volumes", None, False), ("WorkingDir", "", False), ("Entrypoint", None, False),
+    ("NetworkDisabled", False, True), ("MacAddress", "", True), ("OnBuild", None, False),
+    ("Labels", None, False), ("StopSignal", "", True), ("StopTimeout", None, True),
+    ("Shell", None, True),
+)  # fmt: skip
+
+
+def docker_config(config: dict[str, Any]) -> dict[str, Any]:
+    """An image's `config` as Docker's inspect shows it: every field, in Docker's order."""
+    out: dict[str, Any] = {}
+    for name, zero, omit_empty in _CONFIG_FIELDS:
+        value = config.get(name, zero)
+        if omit_empty and not value:
+            continue
+        out[name] = value
+    for name, value in config.items():  # fields Docker's struct does not know
+        out.setdefault(name, value)
+    return out
+
+
 def inspect_document(
     *,
     image_id: str,
@@ -154,7 +190,7 @@ def inspect_document(
     size: int,
 ) -> dict[str, Any]:
     """The object `docker image inspect` prints for one image."""
-    container_config = config.config.to_json()
+    container_config = docker_config(config.config.to_json())
     doc: dict[str, Any] = {
         "Id": image_id,
         "RepoTags": [familiar_name(n) for n in names],
@@ -162,6 +198,8 @@ def inspect_document(
         "Parent": "",
         "Comment": config.history[-1].comment if config.history else "",
         "Created": config.created,
+        "Container": "",
+        "ContainerConfig": docker_config({}),
         "DockerVersion": "",
         "Author": config.author,
         "Config": container_config,
@@ -173,6 +211,8 @@ def inspect_document(
     if config.os_version:
         doc["OsVersion"] = config.os_version
     doc["Size"] = size
+    doc["VirtualSize"] = size
+    doc["GraphDriver"] = {"Data": None, "Name": ""}
     doc["RootFS"] = {"Type": "layers", "Layers": list(config.diff_ids)}
     doc["Metadata"] = {"LastTagTime": "0001-01-01T00:00:00Z"}
     doc["Descriptor"] = {

@@ -37,11 +37,15 @@ def test_render(template: str, text: str) -> None:
 def test_unknown_field_names_the_fields_that_exist() -> None:
     with pytest.raises(UsageError) as info:
         render_template("{{.Nope}}", DATA)
-    assert "can't evaluate field Nope" in info.value.message
+    assert 'map has no entry for key "Nope"' in info.value.message
     assert "RepoTags" in (info.value.hint or "")
 
 
-def test_unsupported_action_is_a_usage_error() -> None:
+def test_range_is_supported() -> None:
+    assert render_template("{{range .RepoTags}}{{.}},{{end}}", DATA) == "debian:12,debian:latest,"
+
+
+def test_bad_template_is_a_usage_error() -> None:
     with pytest.raises(UsageError) as info:
-        render_template("{{range .RepoTags}}{{.}}{{end}}", DATA)
-    assert "unsupported action" in info.value.message
+        render_template("{{if .Id}}", DATA)
+    assert "unexpected EOF" in info.value.message
