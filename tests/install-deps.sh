@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# System packages and data the test suite needs, on Debian 12, as root.
-# Safe to run again: it only fetches what is missing.
+# System packages and data the test suite needs, on Debian 12, as root,
+# and the venv the tests run in: .venv at the top of the clone, made with
+# the `python3` first on PATH (Debian's own, which is externally managed
+# (PEP 668), or a pyenv one). The README's test command activates it:
+#
+#   bash tests/install-deps.sh && . .venv/bin/activate && python3 -m pip install -e '.[test]' && python3 -m pytest
+#
+# Safe to run again: it only fetches and makes what is missing.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
 corpus=${PYBUILD_TEST_CORPUS:-/var/cache/pybuild-tests/corpus}
@@ -21,7 +28,9 @@ apt-get update -qq
 #   openssh-client   ssh-agent and ssh-add, for RUN --mount=type=ssh
 #   openssl          certificates and signed tokens for the registry auth tests
 #   docker.io        dockerd and /usr/bin/docker: `build --load` into a private engine
+#   python3-venv     only when python3 lacks ensurepip (Debian's own python3)
 packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io"
+python3 -c 'import ensurepip' 2>/dev/null || packages="$packages python3-venv"
 missing=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
@@ -49,3 +58,9 @@ if [ ! -d "$corpus/usr/share/gocode/src/github.com/openshift/imagebuilder" ] ||
   rm -rf "$tmp"
 fi
 echo "test corpus: $corpus"
+
+# The venv of the tests (a new one when it is missing or its python is gone).
+if ! "$repo/.venv/bin/python" -c '' 2>/dev/null; then
+  python3 -m venv --clear "$repo/.venv"
+fi
+echo "venv: $repo/.venv ($("$repo/.venv/bin/python" --version))"
