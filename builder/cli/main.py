@@ -495,7 +495,7 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import images, system, transfer
+    from builder.cli import containers, images, system, transfer
 
     for name, command in (
         ("images", images.images_command),
@@ -515,6 +515,7 @@ def _register_image_commands() -> None:
     ):
         app.command(name)(command)
     app.add_typer(system.app, name="system")
+    containers.register(app)
 
 
 _register_image_commands()
