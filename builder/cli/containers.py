@@ -24,8 +24,11 @@ app = typer.Typer(help="Manage containers.", no_args_is_help=True)
 
 
 def _fail(err: PybuildError, exit_code: int | None = None) -> None:
+    """Print the error and exit: `exit_code`, else 1 as docker's other commands (2: usage)."""
     sys.stderr.write(err.render() + "\n")
-    raise typer.Exit(exit_code if exit_code is not None else err.exit_code)
+    if exit_code is None:
+        exit_code = 1 if isinstance(err, ContainerError) else err.exit_code
+    raise typer.Exit(exit_code)
 
 
 def _write(data: bytes) -> None:
@@ -90,7 +93,7 @@ def run_command(
             if outcome.cancelled:
                 caught.ignore_more()
     except ContainerError as err:
-        _fail(err)
+        _fail(err, err.exit_code)
     except PybuildError as err:
         _fail(err, 125)
     raise typer.Exit(caught.exit_code if outcome.cancelled else outcome.exit_code)
