@@ -177,7 +177,7 @@ def rm_command(
             remove_container(store, store.find(text), force=force)
             sys.stdout.write(text + "\n")
         except PybuildError as err:
-            sys.stderr.write(f"Error response from daemon: {err.render()}\n")
+            sys.stderr.write(err.render() + "\n")
             failed = 1
     raise typer.Exit(failed)
 
