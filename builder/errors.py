@@ -130,3 +130,24 @@ class EngineError(PybuildError):
 
 class EngineUnavailableError(EngineError):
     """No engine answers at the socket `--load` would use."""
+
+
+class ContainerError(PybuildError):
+    """`pybuild run` and the container commands cannot do what was asked.
+
+    Exit code 125, as docker uses for its own failures; 126 (cannot execute)
+    and 127 (not found) when the runtime says the command is the problem.
+    """
+
+    exit_code = 125
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ContainerNotFoundError(ContainerError):
+    """No container by that name, ID or unambiguous ID prefix."""

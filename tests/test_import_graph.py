@@ -37,6 +37,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"errors", "image", "snapshot"}),
     "registry": frozenset({"errors", "image", "store"}),
     "export": frozenset({"errors", "image", "snapshot", "store", "registry"}),
+    "containers": frozenset({"errors", "image", "runtime", "snapshot", "store"}),
     "context": frozenset({"errors", "dockerfile"}),
     "plan": frozenset({"errors", "dockerfile", "image"}),
     "solve": frozenset(

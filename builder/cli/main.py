@@ -499,7 +499,7 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import groups, images, system, transfer
+    from builder.cli import containers, groups, images, system, transfer
 
     for name, command in (
         ("images", images.images_command),
@@ -521,6 +521,7 @@ def _register_image_commands() -> None:
     app.add_typer(system.app, name="system")
     app.add_typer(groups.image_app, name="image")
     app.add_typer(groups.builder_app, name="builder")
+    containers.register(app)
 
 
 _register_image_commands()

@@ -296,7 +296,7 @@ def run(
     *,
     runtime: str = "runc",
     output: Callable[[bytes], None] | None = None,
-    stdin: bytes | None = None,
+    stdin: bytes | int | None = None,
     cancel: threading.Event | None = None,
     work_dir: Path | None = None,
     state_root: Path | None = None,
@@ -305,7 +305,8 @@ def run(
     """Run `spec` in a container on the already-mounted root filesystem `rootfs`.
 
     `output` receives stdout and stderr, merged, as they arrive; `stdin` is
-    fed to the process (else it reads /dev/null). `work_dir` is where the
+    fed to the process (bytes), or is a file descriptor it reads as is (else it
+    reads /dev/null). `work_dir` is where the
     private bundle and state directories are made (default: the system temp
     dir). `state_root` is the runtime's `--root` (default: a private dir); `owner`
     (`<pid>-<start>`, see `builder.store.owners`) goes into the container id and the bundle's
@@ -339,7 +340,13 @@ def run(
         try:
             process = subprocess.Popen(
                 tool.command("run", "--bundle", str(bundle), leftovers.container_id),
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdin=(
+                    stdin
+                    if isinstance(stdin, int)
+                    else subprocess.PIPE
+                    if stdin is not None
+                    else subprocess.DEVNULL
+                ),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 # Its own session: a terminal's Ctrl-C reaches pybuild, which stops the container.
@@ -348,7 +355,7 @@ def run(
         except OSError as error:
             raise BuildError(f"cannot start {runtime}: {error}") from error
         leftovers.process = process
-        if stdin is not None:
+        if isinstance(stdin, bytes):
             _feed_stdin(process, stdin)
         finished = _stream(process, output, cancel)
         duration = time.monotonic() - started

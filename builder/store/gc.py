@@ -110,6 +110,25 @@ def _build_cache_references(layout: StoreLayout) -> tuple[set[str], set[str]]:
     return blobs, chains
 
 
+def _container_references(layout: StoreLayout) -> tuple[set[str], set[str], set[str]]:
+    """Image IDs, blobs and snapshot hex names of containers (`containers/*/container.json`).
+
+    They stay while the container exists, even after `rmi` of its image.
+    """
+    images: set[str] = set()
+    blobs: set[str] = set()
+    chains: set[str] = set()
+    for path in (layout.root / "containers").glob("*/container.json"):
+        try:
+            entry = json.loads(path.read_text())
+            images.add(str(entry["image"]))
+            blobs.update(str(b) for b in entry["blobs"])
+            chains.update(str(c).split(":", 1)[-1] for c in entry["chains"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return images, blobs, chains
+
+
 def _drop_build_cache(layout: StoreLayout) -> int:
     """Delete the build cache's step records (`prune --all`); return the bytes freed."""
     freed = 0
@@ -161,11 +180,14 @@ def prune(layout: StoreLayout, *, all_images: bool, build_cache_only: bool = Fal
     failures = _Failures()
     reclaimed = 0
     deleted_temp = 0
+    container_images, container_blobs, container_chains = _container_references(layout)
     with update_index(layout) as index:
         doomed = [
             image_id
             for image_id, image in index.images.items()
-            if not build_cache_only and (all_images or not image.record.names)
+            if not build_cache_only
+            and (all_images or not image.record.names)
+            and image_id not in container_images
         ]
         for image_id in doomed:
             index.delete(image_id)
@@ -181,8 +203,8 @@ def prune(layout: StoreLayout, *, all_images: bool, build_cache_only: bool = Fal
                 deleted_temp += 1
         blobs_used, chains_used = _referenced(index)
         cache_blobs, cache_chains = _build_cache_references(layout)
-        blobs_used |= cache_blobs
-        chains_used |= cache_chains
+        blobs_used |= cache_blobs | container_blobs
+        chains_used |= cache_chains | container_chains
 
     deleted_blobs = 0
     for digest, path in iter_blobs(layout):
