@@ -107,7 +107,7 @@ class _Build:
         )
         self.keyer = StepKeyer(
             request.context_dir, ignore, statcache, network=request.network,
-            from_key=self._from_key,
+            from_key=self._from_key, run_inputs=request.sandbox.cache_inputs(),
         )  # fmt: skip
         self.progress(BuildStarted(self._vertex_count()))
         jobs = request.jobs or default_jobs()
