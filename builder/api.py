@@ -102,6 +102,8 @@ class BuildRequest:
     network: str = "host"  #: network of RUN steps: host (or default) or none
     runtime: str = "runc"  #: OCI runtime for RUN: runc or crun
     allow: list[str] = field(default_factory=list)  #: entitlements: security.insecure
+    #: `--annotation [manifest[PLATFORM]:]KEY=VALUE`, on the image manifest
+    annotations: list[str] = field(default_factory=list)
     add_hosts: list[str] = field(default_factory=list)  #: `--add-host NAME:IP`, into /etc/hosts
     ulimits: list[str] = field(default_factory=list)  #: `--ulimit TYPE=SOFT[:HARD]` of RUN
     shm_size: str | None = None  #: `--shm-size SIZE` of RUN's /dev/shm (`64m`, `1g`)
@@ -275,8 +277,11 @@ def _check(
         if not key:
             item = f"{key}={value}"
             raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
+    from builder.solve.annotations import parse_annotation
     from builder.solve.request import SolveRequest
     from builder.solve.run_options import sandbox_options
+
+    annotations = [parse_annotation(text) for text in request.annotations]
 
     sandbox = sandbox_options(
         request.add_hosts, request.ulimits, request.shm_size, request.cgroup_parent
@@ -332,6 +337,7 @@ def _check(
         jobs=request.jobs,
         inline_cache=any(cache.type == "inline" for cache in cache_to),
         sandbox=sandbox,
+        annotations=annotations,
         cancel=request.cancel,
     )
     return _Checked(solve, outputs, cache_from, cache_to)

@@ -234,6 +234,12 @@ def build_command(
             "type=inline.",
         ),
     ] = None,
+    annotation: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--annotation", help="Annotate the image manifest: [manifest:]KEY=VALUE (repeatable)."
+        ),
+    ] = None,
     add_host: Annotated[
         list[str] | None,
         typer.Option("--add-host", help="Add NAME:IP to RUN steps' /etc/hosts (repeatable)."),
@@ -297,7 +303,7 @@ def build_command(
             jobs=jobs, outputs=output or [], push=push, metadata_file=metadata_file,
             insecure_registries=insecure_registry or [], cache_from=cache_from or [],
             cache_to=cache_to or [], add_hosts=add_host or [], ulimits=ulimit or [],
-            shm_size=shm_size, cgroup_parent=cgroup_parent,
+            shm_size=shm_size, cgroup_parent=cgroup_parent, annotations=annotation or [],
         )  # fmt: skip
         from builder.cli.legacy_flags import ignored_flag_warnings
 
@@ -384,6 +390,7 @@ class _BuildOptions:
     ulimits: list[str] = field(default_factory=list)
     shm_size: str | None = None
     cgroup_parent: str | None = None
+    annotations: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -450,6 +457,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         no_cache=options.no_cache, no_cache_filter=options.no_cache_filter, pull=options.pull,
         explain_cache=options.explain_cache, jobs=options.jobs, add_hosts=options.add_hosts,
         ulimits=options.ulimits, shm_size=options.shm_size, cgroup_parent=options.cgroup_parent,
+        annotations=options.annotations,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,

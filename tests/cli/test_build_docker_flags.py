@@ -159,3 +159,57 @@ def test_flags_reach_the_library(tmp_path: Path) -> None:
     request = builder.BuildRequest(tmp_path, dockerfile=b"FROM scratch\n", ulimits=["nproc=x"])
     with pytest.raises(UsageError):
         builder.build(request)
+
+
+def test_annotation_on_the_manifest(root: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+
+    from builder.image.platform import host_platform
+    from builder.store import Store
+
+    context = _context(tmp_path, "FROM busybox\nRUN true\n")
+    archive = tmp_path / "image.tar"
+    proc = run(
+        root, "build", "-t", "annotated:1", "--annotation", "org.opencontainers.image.title=app",
+        "--annotation", "manifest:com.example.ci=42",
+        "--annotation", f"manifest[{host_platform()}]:com.example.mine=yes",
+        "--annotation", "manifest[linux/s390x]:com.example.other=no",
+        "-o", "type=image", "-o", f"type=oci,dest={archive}", str(context),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    store = Store.open(root)
+    record = store.find("annotated:1")
+    assert record is not None
+    wanted = {
+        "org.opencontainers.image.title": "app",
+        "com.example.ci": "42",
+        "com.example.mine": "yes",
+    }
+    assert store.manifest(record).annotations == wanted
+    if shutil.which("skopeo"):
+        raw = subprocess.run(
+            ["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
+            capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        manifest = json.loads(raw)
+        if "manifests" in manifest:  # an index: skopeo shows it, the manifest is one below
+            pytest.skip("skopeo shows the layout's index")
+        assert manifest["annotations"] == wanted
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("novalue", "invalid annotation 'novalue', expected key=value"),
+        ("bogus:k=v", "unknown annotation type 'bogus'"),
+        ("index:k=v", "index annotations are not supported"),
+        ("manifest-descriptor:k=v", "manifest-descriptor annotations are not supported"),
+    ],
+)
+def test_annotation_errors(root: Path, tmp_path: Path, value: str, message: str) -> None:
+    context = _context(tmp_path, "FROM busybox\n")
+    proc = run(root, "build", "--annotation", value, str(context))
+    assert proc.returncode == 2
+    assert message in proc.stderr
