@@ -213,3 +213,21 @@ def test_annotation_errors(root: Path, tmp_path: Path, value: str, message: str)
     proc = run(root, "build", "--annotation", value, str(context))
     assert proc.returncode == 2
     assert message in proc.stderr
+
+
+def test_stdin_is_told_apart_as_docker_does() -> None:
+    import gzip
+    import io
+    import tarfile
+
+    from builder.context.stdin import is_archive, read_head
+
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        tar.addfile(tarfile.TarInfo("Dockerfile"), io.BytesIO(b""))
+    assert is_archive(plain.getvalue()[:512])
+    assert is_archive(gzip.compress(b"anything")[:512])
+    assert not is_archive(b"FROM busybox\n" * 100)
+    assert not is_archive(b"")
+    head, stream = read_head(io.BytesIO(b"FROM busybox\nRUN true\n"))
+    assert head == b"FROM busybox\nRUN true\n" and stream.read() == head
