@@ -56,6 +56,7 @@ __all__ = [
     "BuildResult",
     "BuildWarning",
     "build",
+    "default_dockerfile",
     "lint_config",
     "lint_dockerfile",
     "read_dockerfile",
@@ -103,6 +104,12 @@ class BuildRequest:
     network: str = "host"  #: network of RUN steps: host (or default) or none
     runtime: str = "runc"  #: OCI runtime for RUN: runc or crun
     allow: list[str] = field(default_factory=list)  #: entitlements: security.insecure
+    #: `--annotation [manifest[PLATFORM]:]KEY=VALUE`, on the image manifest
+    annotations: list[str] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)  #: `--add-host NAME:IP`, into /etc/hosts
+    ulimits: list[str] = field(default_factory=list)  #: `--ulimit TYPE=SOFT[:HARD]` of RUN
+    shm_size: str | None = None  #: `--shm-size SIZE` of RUN's /dev/shm (`64m`, `1g`)
+    cgroup_parent: str | None = None  #: `--cgroup-parent PATH` of RUN containers
     no_cache: bool = False
     no_cache_filter: list[str] = field(default_factory=list)
     pull: bool = False
@@ -146,6 +153,15 @@ class _Checked:
     outputs: list[OutputSpec]
     cache_from: list[CacheSpec]
     cache_to: list[CacheSpec]
+
+
+def default_dockerfile(context: Path) -> Path:
+    """CONTEXT/Dockerfile, else CONTEXT/Containerfile when only that exists (buildah's name)."""
+    dockerfile = Path(context) / "Dockerfile"
+    containerfile = Path(context) / "Containerfile"
+    if not dockerfile.exists() and containerfile.is_file():
+        return containerfile
+    return dockerfile
 
 
 def read_dockerfile(path: Path, shown: str | None = None) -> bytes:
@@ -247,7 +263,7 @@ def _check(
     if isinstance(request.dockerfile, bytes):
         data, shown, path = request.dockerfile, request.dockerfile_name or "Dockerfile", None
     else:
-        path = Path(request.dockerfile or context / "Dockerfile")
+        path = Path(request.dockerfile or default_dockerfile(context))
         shown = request.dockerfile_name or str(path)
         data = read_dockerfile(path, shown)
     if len(request.platforms) > 1:
@@ -264,8 +280,15 @@ def _check(
         if not key:
             item = f"{key}={value}"
             raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
+    from builder.solve.annotations import parse_annotation
     from builder.solve.request import SolveRequest
+    from builder.solve.run_options import sandbox_options
 
+    annotations = [parse_annotation(text) for text in request.annotations]
+
+    sandbox = sandbox_options(
+        request.add_hosts, request.ulimits, request.shm_size, request.cgroup_parent
+    )
     secrets: dict[str, SecretSource] = {}
     ssh: dict[str, list[Path]] = {}
     if request.secrets or request.ssh:
@@ -322,6 +345,8 @@ def _check(
         explain_cache=request.explain_cache,
         jobs=request.jobs,
         inline_cache=any(cache.type == "inline" for cache in cache_to),
+        sandbox=sandbox,
+        annotations=annotations,
         cancel=request.cancel,
     )
     return _Checked(solve, outputs, cache_from, cache_to)

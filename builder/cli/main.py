@@ -237,13 +237,51 @@ def build_command(
             "type=inline.",
         ),
     ] = None,
+    annotation: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--annotation", help="Annotate the image manifest: [manifest:]KEY=VALUE (repeatable)."
+        ),
+    ] = None,
+    add_host: Annotated[
+        list[str] | None,
+        typer.Option("--add-host", help="Add NAME:IP to RUN steps' /etc/hosts (repeatable)."),
+    ] = None,
+    ulimit: Annotated[
+        list[str] | None,
+        typer.Option("--ulimit", help="Limit of RUN steps: TYPE=SOFT[:HARD], e.g. nofile=1024."),
+    ] = None,
+    shm_size: Annotated[
+        str | None, typer.Option("--shm-size", help="Size of RUN steps' /dev/shm, e.g. 128m.")
+    ] = None,
+    cgroup_parent: Annotated[
+        str | None, typer.Option("--cgroup-parent", help="Parent cgroup of RUN containers.")
+    ] = None,
+    # docker build's flags that BuildKit ignores (builder/cli/legacy_flags.py), hidden as in buildx
+    _rm: Annotated[bool, typer.Option("--rm", hidden=True)] = True,
+    _force_rm: Annotated[bool, typer.Option("--force-rm", hidden=True)] = False,
+    _compress: Annotated[bool, typer.Option("--compress", hidden=True)] = False,
+    _content_trust: Annotated[bool, typer.Option("--disable-content-trust", hidden=True)] = True,
+    _stream: Annotated[bool, typer.Option("--stream", hidden=True)] = False,
+    squash: Annotated[bool, typer.Option("--squash", hidden=True)] = False,
+    isolation: Annotated[str | None, typer.Option("--isolation", hidden=True)] = None,
+    security_opt: Annotated[list[str] | None, typer.Option("--security-opt", hidden=True)] = None,
+    _memory: Annotated[str | None, typer.Option("--memory", "-m", hidden=True)] = None,
+    _memory_swap: Annotated[str | None, typer.Option("--memory-swap", hidden=True)] = None,
+    _cpu_shares: Annotated[int, typer.Option("--cpu-shares", "-c", hidden=True)] = 0,
+    _cpu_period: Annotated[int, typer.Option("--cpu-period", hidden=True)] = 0,
+    _cpu_quota: Annotated[int, typer.Option("--cpu-quota", hidden=True)] = 0,
+    _cpuset_cpus: Annotated[str | None, typer.Option("--cpuset-cpus", hidden=True)] = None,
+    _cpuset_mems: Annotated[str | None, typer.Option("--cpuset-mems", hidden=True)] = None,
 ) -> None:
     """Build an image from a Dockerfile (like `docker build`)."""
+    from builder.api import default_dockerfile
+
     try:
         if plan_format not in ("text", "json"):
             raise UsageError(f"unknown --plan-format {plan_format!r}", hint="use text or json")
         if check:
-            name = file if file is not None else os.path.join(context, "Dockerfile")
+            name = file if file is not None else str(default_dockerfile(Path(context)))
             data, shown = _read_dockerfile(name)
             raise typer.Exit(_run_checks(data, shown, context))
         if context != "-" and not Path(context).is_dir():
@@ -267,17 +305,27 @@ def build_command(
             no_cache_filter=no_cache_filter or [], pull=pull, explain_cache=explain_cache,
             jobs=jobs, outputs=output or [], push=push, load=load, metadata_file=metadata_file,
             insecure_registries=insecure_registry or [], cache_from=cache_from or [],
-            cache_to=cache_to or [],
+            cache_to=cache_to or [], add_hosts=add_host or [], ulimits=ulimit or [],
+            shm_size=shm_size, cgroup_parent=cgroup_parent, annotations=annotation or [],
         )  # fmt: skip
+        from builder.cli.legacy_flags import ignored_flag_warnings
+
+        for message in ignored_flag_warnings(
+            isolation=isolation, security_opt=security_opt or [], squash=squash
+        ):
+            sys.stderr.write(f"WARNING: {message}\n")
         if context == "-" and not dry_run:
             if file == "-":
                 raise UsageError("the context and the Dockerfile cannot both come from stdin")
-            with _context_from_stdin() as unpacked:
-                name = os.path.join(unpacked, file or "Dockerfile")
-                _read_dockerfile(name)  # a missing one is named as unpacked, as before
-                _run_build(options, unpacked, Path(name), file or "Dockerfile")
+            with _context_from_stdin() as (unpacked, stdin_dockerfile):
+                if stdin_dockerfile is not None:  # a Dockerfile on stdin: an empty context
+                    _run_build(options, unpacked, stdin_dockerfile, "Dockerfile")
+                    return
+                name = file or str(default_dockerfile(Path(unpacked)).name)
+                _read_dockerfile(os.path.join(unpacked, name))  # a missing one: named as unpacked
+                _run_build(options, unpacked, Path(unpacked, name), name)
             return
-        name = file if file is not None else os.path.join(context, "Dockerfile")
+        name = file if file is not None else str(default_dockerfile(Path(context)))
         if not dry_run:
             if name == "-":
                 data, shown = _read_dockerfile(name)
@@ -342,26 +390,37 @@ class _BuildOptions:
     insecure_registries: list[str] = field(default_factory=list)
     cache_from: list[str] = field(default_factory=list)
     cache_to: list[str] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)
+    ulimits: list[str] = field(default_factory=list)
+    shm_size: str | None = None
+    cgroup_parent: str | None = None
+    annotations: list[str] = field(default_factory=list)
 
 
 @contextmanager
-def _context_from_stdin() -> Iterator[str]:
-    """`pybuild build -`: the context is a tar (plain or compressed) on stdin.
+def _context_from_stdin() -> Iterator[tuple[str, bytes | None]]:
+    """`pybuild build -`: a tar (plain or compressed) context, or a Dockerfile, on stdin.
 
-    It is unpacked with the layer unpacker's hostile-input checks into a
-    private dir of the store, removed afterwards.
+    A tar is unpacked with the layer unpacker's hostile-input checks into a
+    private dir of the store, removed afterwards. Anything else is the
+    Dockerfile (its bytes are yielded), with an empty context, as docker does.
     """
     from builder.cli.images import open_store
+    from builder.context.stdin import is_archive, read_head
     from builder.snapshot.apply import apply_layer
     from builder.snapshot.trees import remove_tree
 
     if sys.stdin.isatty():
-        raise UsageError("context `-` reads a tar from stdin, but stdin is a terminal")
+        raise UsageError("context `-` reads a tar or a Dockerfile from stdin, but it is a terminal")
+    head, stream = read_head(sys.stdin.buffer)
     directory = open_store().temp_dir("context")
     try:
         (directory / "ctx").mkdir()
-        apply_layer(sys.stdin.buffer, directory / "ctx", compression="auto", allow_devices=False)
-        yield str(directory / "ctx")
+        if not is_archive(head):
+            yield str(directory / "ctx"), stream.read()
+            return
+        apply_layer(stream, directory / "ctx", compression="auto", allow_devices=False)
+        yield str(directory / "ctx"), None
     finally:
         remove_tree(directory, ignore_errors=True)  # any depth: the tar is the user's
 
@@ -400,7 +459,9 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         cache_from=options.cache_from, cache_to=options.cache_to, secrets=options.secrets,
         ssh=options.ssh, network=options.network, runtime=options.runtime, allow=options.allow,
         no_cache=options.no_cache, no_cache_filter=options.no_cache_filter, pull=options.pull,
-        explain_cache=options.explain_cache, jobs=options.jobs,
+        explain_cache=options.explain_cache, jobs=options.jobs, add_hosts=options.add_hosts,
+        ulimits=options.ulimits, shm_size=options.shm_size, cgroup_parent=options.cgroup_parent,
+        annotations=options.annotations,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
@@ -530,7 +591,9 @@ _register_image_commands()
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        from builder.cli.legacy_flags import normalize_bool_values
+
+        app(args=normalize_bool_values(sys.argv[1:]))
     except KeyboardInterrupt:
         sys.stderr.write("pybuild: interrupted\n")
         sys.exit(130)

@@ -121,19 +121,20 @@ def _runtime_errors(log_file: Path) -> list[str]:
     return [m for m in messages if m]
 
 
-def _write_bundle(bundle: Path, rootfs: Path, spec: RunSpec) -> dict:
+def _write_bundle(bundle: Path, rootfs: Path, spec: RunSpec, container_id: str) -> dict:
     bundle.mkdir(mode=0o700)
     hosts = bundle / "hosts"
     resolv = bundle / "resolv.conf"
     hostname = bundle / "hostname"
-    hosts.write_text(etcfiles.hosts_file(spec.hostname))
+    hosts.write_text(etcfiles.hosts_file(spec.hostname) + spec.sandbox.hosts_lines())
     resolv.write_text(etcfiles.resolv_conf())
     hostname.write_text(etcfiles.hostname_file(spec.hostname))
     for path in (hosts, resolv, hostname):
         path.chmod(0o644)
     config = build_config(
-        spec, rootfs, hosts_file=hosts, resolv_conf=resolv, hostname_file=hostname
-    )
+        spec, rootfs, hosts_file=hosts, resolv_conf=resolv, hostname_file=hostname,
+        container_id=container_id,
+    )  # fmt: skip
     (bundle / "config.json").write_text(json.dumps(config, indent=1))
     return config
 
@@ -334,7 +335,7 @@ def run(
         )
         leftovers.runtime = tool
         bundle = private / "bundle"
-        config = _write_bundle(bundle, rootfs, spec)
+        config = _write_bundle(bundle, rootfs, spec, leftovers.container_id)
         leftovers.stubs = find_mount_stubs(rootfs, [m["destination"] for m in config["mounts"]])
         started = time.monotonic()
         try:

@@ -11,8 +11,10 @@ devices (null, zero, full, random, urandom, tty, ptmx).
 security.insecure): every capability this process has, no seccomp, nothing
 masked, /sys writable, every device allowed in the device cgroup.
 
-No rlimits are set, as in BuildKit (it clears containerd's RLIMIT_NOFILE
-default unless `--ulimit` is given): the container inherits the builder's.
+No rlimits are set unless `--ulimit` asks, as in BuildKit (it clears
+containerd's RLIMIT_NOFILE default): the container inherits the builder's.
+`SandboxOptions` (`--ulimit`, `--shm-size`, `--cgroup-parent`) apply to
+every RUN of a build.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Literal
 
 from builder.errors import BuildError
 from builder.runtime.capabilities import DEFAULT_CAPABILITIES, all_capabilities
+from builder.runtime.sandbox import SandboxOptions
 from builder.runtime.seccomp import default_profile
 from builder.runtime.users import ResolvedUser
 
@@ -85,6 +88,8 @@ class RunSpec:
     # BuildKit lets RUN gain privileges (setuid binaries such as sudo work);
     # pybuild's sandbox sets no_new_privs unless asked otherwise.
     no_new_privileges: bool = True
+    #: the build's `--add-host`, `--ulimit`, `--shm-size`, `--cgroup-parent`
+    sandbox: SandboxOptions = field(default_factory=SandboxOptions)
 
 
 def _check(spec: RunSpec) -> None:
@@ -140,7 +145,7 @@ def _mounts(spec: RunSpec, hosts_file: Path, resolv_conf: Path, hostname_file: P
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", spec.sandbox.shm_option()]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs",
@@ -172,12 +177,14 @@ def build_config(
     resolv_conf: Path,
     hostname_file: Path,
     machine: str | None = None,
+    container_id: str = "pybuild",
 ) -> dict[str, Any]:
     """The OCI `config.json` (as a dict) that runs `spec` on `rootfs`.
 
     The three files are host-side files bound read-only over /etc/hosts,
     /etc/resolv.conf and /etc/hostname. `machine` picks the seccomp
-    architectures (default: this host's).
+    architectures (default: this host's); `container_id` names the cgroup
+    made under `--cgroup-parent`.
     """
     _check(spec)
     capabilities = list(all_capabilities() if spec.insecure else DEFAULT_CAPABILITIES)
@@ -193,6 +200,12 @@ def build_config(
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
         linux["seccomp"] = default_profile(machine)
+    cgroups_path = spec.sandbox.cgroups_path(container_id)
+    if cgroups_path is not None:
+        linux["cgroupsPath"] = cgroups_path
+    process: dict[str, Any] = {}
+    if spec.sandbox.ulimits:
+        process["rlimits"] = [ulimit.rlimit() for ulimit in spec.sandbox.ulimits]
     user = spec.user
     return {
         "ociVersion": OCI_VERSION,
@@ -215,6 +228,7 @@ def build_config(
                 "permitted": capabilities,
             },
             "noNewPrivileges": spec.no_new_privileges,
+            **process,
         },
         "mounts": _mounts(spec, hosts_file, resolv_conf, hostname_file),
         "linux": linux,

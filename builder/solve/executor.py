@@ -107,7 +107,7 @@ class _Build:
         )
         self.keyer = StepKeyer(
             request.context_dir, ignore, statcache, network=request.network,
-            from_key=self._from_key,
+            from_key=self._from_key, run_inputs=request.sandbox.cache_inputs(),
         )  # fmt: skip
         self.progress(BuildStarted(self._vertex_count()))
         jobs = request.jobs or default_jobs()
@@ -318,6 +318,17 @@ class _Build:
 
     # --- the image ---------------------------------------------------------------------
 
+    def _annotations(self, state: StageState) -> dict[str, str]:
+        """`--annotation`s for this image's manifest (those for its platform or for all)."""
+        if not self.request.annotations:
+            return {}
+        from builder.image.platform import Platform
+        from builder.solve.annotations import manifest_annotations
+
+        image = state.config.image
+        platform = Platform(image.os, image.architecture, image.variant)
+        return manifest_annotations(self.request.annotations, str(platform))
+
     def _write_image(self, state: StageState) -> ImageRecord:
         image = state.config.image
         image.config.labels.update(self.request.labels)
@@ -332,6 +343,7 @@ class _Build:
             config=Descriptor(mediatypes.OCI_CONFIG, config_digest, len(config_bytes)),
             layers=tuple(state.layers),
             media_type=mediatypes.OCI_MANIFEST,
+            annotations=self._annotations(state),
         )
         manifest_digest = self.store.put_blob(manifest.to_bytes())
         try:

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from builder.runtime.sandbox import SandboxOptions
+
 if TYPE_CHECKING:
     from builder.image.model import ImageConfig
     from builder.plan.model import BuildPlan
+    from builder.solve.annotations import Annotation
     from builder.solve.cache.types import RemoteCache, UsedStep
     from builder.solve.mounts.secrets import SecretSource
     from builder.store import ImageRecord
@@ -47,6 +50,9 @@ class SolveRequest:
     #: extra places to find step results (`--cache-from`): see `RemoteCache`
     cache_from: list[RemoteCache] = field(default_factory=list)
     inline_cache: bool = False  #: `--cache-to type=inline`: records go into the image config
+    annotations: list[Annotation] = field(default_factory=list)  #: `--annotation`: the manifest's
+    #: `--add-host`, `--ulimit`, `--shm-size`, `--cgroup-parent`: every RUN container gets them
+    sandbox: SandboxOptions = field(default_factory=SandboxOptions)
     #: set from outside (Ctrl-C, a caller giving up) to stop the build: running steps are killed
     cancel: threading.Event | None = None
 

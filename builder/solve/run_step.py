@@ -111,6 +111,7 @@ def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> 
                     network=network,
                     mounts=[*heredoc_mounts, *run_mounts],
                     insecure=insecure,
+                    sandbox=ws.request.sandbox,
                 )
                 result = run(
                     root, spec, runtime=ws.request.runtime, output=output,

@@ -46,12 +46,15 @@ class StepKeyer:
         *,
         network: str,
         from_key: Callable[[str], str],
+        run_inputs: dict[str, str] | None = None,
     ) -> None:
         self.context_dir = context_dir
         self.ignore = ignore
         self.statcache = statcache
         self.network = network  #: the build's default RUN network
         self.from_key = from_key  #: the cache key of a `--from` stage, or an image's digest
+        #: what every RUN depends on besides its own text: `--add-host`, `--ulimit`...
+        self.run_inputs = dict(run_inputs or {})
         self._lock = threading.Lock()
         self._entries: list[ContextEntry] | None = None
 
@@ -87,6 +90,7 @@ class StepKeyer:
         extra = {
             "network": self.network if cmd.network == "default" else cmd.network,
             "shell": " ".join(shell),
+            **self.run_inputs,
         }
         if secret_ids(cmd.mounts):
             extra["secrets"] = ",".join(sorted(secret_ids(cmd.mounts)))  # ids only, never values
