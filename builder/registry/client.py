@@ -10,6 +10,7 @@ resumed by the next one.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -202,17 +203,11 @@ class RegistryClient:
         auth = self.auth.header(scopes) if ours else None
         if auth:
             hdrs["Authorization"] = auth
-        resp = self.transport.request(
-            method,
-            url,
-            headers=hdrs,
-            body=body,
-            stream=stream,
-            retry=retry,
-            max_body=max_body,
-            what=what,
-            commit=commit,
-        )
+        send = functools.partial(
+            self.transport.request, method, url, body=body, stream=stream, retry=retry,
+            max_body=max_body, what=what, commit=commit,
+        )  # fmt: skip
+        resp = send(headers=hdrs)
         if resp.status != 401 or not ours or not isinstance(body, bytes | None):
             return resp
         resp.close()
@@ -223,17 +218,7 @@ class RegistryClient:
         if fresh is None or fresh == auth:
             return resp
         hdrs["Authorization"] = fresh
-        return self.transport.request(
-            method,
-            url,
-            headers=hdrs,
-            body=body,
-            stream=stream,
-            retry=retry,
-            max_body=max_body,
-            what=what,
-            commit=commit,
-        )
+        return send(headers=hdrs)
 
     def _check(self, resp: Response, *, ok: tuple[int, ...], what: str) -> Response:
         """`resp` if its status is in `ok`; else the one-line error, saying why for a bare 401."""
