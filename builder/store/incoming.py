@@ -34,15 +34,6 @@ FS_DIR = "fs"
 
 
 @dataclass(frozen=True)
-class IncomingImage:
-    """An image to record once its snapshots are unpacked: `Store.add_unpacked_images`."""
-
-    manifest_digest: str
-    names: tuple[str, ...] = ()
-    repo_digest: str | None = None
-
-
-@dataclass(frozen=True)
 class PendingLayer:
     """A layer of an incoming image that has no snapshot yet."""
 

@@ -96,3 +96,12 @@ class StoredImage:
         layers = tuple(parse_digest(d) for d in texts("layers"))
         chain_ids = tuple(parse_digest(d) for d in texts("chainIds"))
         return cls(record, layers, chain_ids)
+
+
+@dataclass(frozen=True)
+class IncomingImage:
+    """An image to record once its snapshots are unpacked: `Store.add_unpacked_images`."""
+
+    manifest_digest: str
+    names: tuple[str, ...] = ()
+    repo_digest: str | None = None

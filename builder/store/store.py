@@ -13,17 +13,15 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from builder.errors import ImageError, StoreError
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, ImageConfig, Manifest
-from builder.store import blobs, gc, incoming, snapshots
+from builder.store import blobs, gc, snapshots
 from builder.store.blobs import BlobWriter
-from builder.store.check import CheckReport, check_store
 from builder.store.files import store_error
 from builder.store.gc import DiskUsage, PruneReport
-from builder.store.incoming import IncomingImage
 from builder.store.index import load_index, update_index
 from builder.store.locks import GcLock
 from builder.store.lookup import (
@@ -35,8 +33,11 @@ from builder.store.lookup import (
     repository,
 )
 from builder.store.paths import StoreLayout, default_root, temp_name
-from builder.store.records import ImageRecord, StoredImage
+from builder.store.records import ImageRecord, IncomingImage, StoredImage
 from builder.store.recovery import DIR_MODE, RecoveryReport, recover
+
+if TYPE_CHECKING:
+    from builder.store.check import CheckReport
 
 
 class Store:
@@ -153,6 +154,8 @@ class Store:
                 )
                 for image in images
             ]
+            from builder.store import incoming  # load/pull/import only, not builds
+
             incoming.unpack_images(self._layout, (image.manifest_digest for image in images))
             with update_index(self._layout) as index:
                 return [index.put(image).record for image in stored]
@@ -342,6 +345,8 @@ class Store:
         Waits for every lease to end, like prune; `repair` fixes what it can.
         """
         with self._gc.exclusive():
+            from builder.store.check import check_store  # `system check` only
+
             return check_store(self._layout, repair=repair)
 
     def disk_usage(self) -> DiskUsage:

@@ -85,7 +85,7 @@ class StepKeyer:
         return StepInputs(parent, instruction, files=files, extra=extra)
 
     def _run_inputs(self, parent: str, step: Step, cmd: RunCommand, shell: list[str]) -> StepInputs:
-        from builder.solve.mounts.run import context_paths, secret_ids, ssh_ids
+        from builder.solve.mounts.keys import context_paths, secret_ids, ssh_ids
 
         extra = {
             "network": self.network if cmd.network == "default" else cmd.network,

@@ -52,6 +52,8 @@ from builder.runtime.spec import Mount
 from builder.snapshot.trees import remove_tree
 from builder.solve.copy.source import Ignore, SourceTree
 from builder.solve.mounts.cache import CacheSpec, hold_cache_dir
+from builder.solve.mounts.keys import context_paths, rooted, secret_ids, ssh_ids
+from builder.solve.mounts.keys import secret_id as id_of_secret
 from builder.solve.mounts.secrets import (
     SECRET_SYNTAX,
     SecretSource,
@@ -113,33 +115,6 @@ class PreparedMounts(NamedTuple):
 # What a step's mounts depend on (for cache keys and progress: ids, never values)
 
 
-def _rooted(path: str) -> str:
-    """`path` cleaned as an absolute path: `a/../b` is `/b`, `../x` is `/x`."""
-    return "/" + posixpath.normpath("/" + path).lstrip("/")
-
-
-def _secret_id(flag: MountFlag) -> str:
-    return flag.source or flag.id or posixpath.basename(flag.target or "")
-
-
-def secret_ids(mounts: Sequence[MountFlag]) -> list[str]:
-    """The ids of the secrets the step mounts, in order."""
-    return [_secret_id(m) for m in mounts if m.type == "secret"]
-
-
-def ssh_ids(mounts: Sequence[MountFlag]) -> list[str]:
-    """The ids of the ssh agents the step mounts, in order."""
-    return [m.id or "default" for m in mounts if m.type == "ssh"]
-
-
-def context_paths(mounts: Sequence[MountFlag]) -> list[str]:
-    """Build-context paths ("/" rooted) that the step's bind mounts read: hash them in its key.
-
-    Mounts with `from=` depend on that stage or image instead.
-    """
-    return [_rooted(m.source or "/") for m in mounts if m.type == "bind" and not m.from_]
-
-
 # --------------------------------------------------------------------------
 # Preparation
 
@@ -148,7 +123,7 @@ def _target(flag: MountFlag, workdir: str) -> str:
     target = flag.target or ""
     if "\0" in target:
         raise BuildError(f"invalid mount target {target!r}")
-    target = _rooted(target if target.startswith("/") else posixpath.join(workdir, target))
+    target = rooted(target if target.startswith("/") else posixpath.join(workdir, target))
     if target == "/":
         raise BuildError(
             f'invalid mount target "{target}" in --mount={flag.raw}',
@@ -252,7 +227,7 @@ class _Preparation:
         else:
             root, what, ignore = self.sources.context_dir, "the build context", self.sources.ignore
         source = flag.source or "/"
-        shown = _rooted(source)
+        shown = rooted(source)
         not_found = BuildError(
             f'RUN --mount={flag.raw}: source "{shown}" not found in {what}',
             hint="files excluded by .dockerignore are not part of the context"
@@ -315,7 +290,7 @@ class _Preparation:
 
             identity = self.sources.stage_identity
             seed_key = json.dumps(
-                [identity(from_) if identity else from_, _rooted(flag.source or "/")]
+                [identity(from_) if identity else from_, rooted(flag.source or "/")]
             )
         return CacheSpec(
             flag.id or flag.target or "",
@@ -335,7 +310,7 @@ class _Preparation:
         return self.caches[spec.key]
 
     def secret(self, flag: MountFlag) -> Mount | None:
-        secret_id = _secret_id(flag)
+        secret_id = id_of_secret(flag)
         if not secret_id:
             raise BuildError(
                 f"RUN --mount={flag.raw}: the secret has no id",
