@@ -31,6 +31,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
@@ -107,6 +108,8 @@ class BuildRequest:
     #: `--annotation [manifest[PLATFORM]:]KEY=VALUE`, on the image manifest
     annotations: list[str] = field(default_factory=list)
     add_hosts: list[str] = field(default_factory=list)  #: `--add-host NAME:IP`, into /etc/hosts
+    #: `--build-context NAME=DIR|docker-image://REF|URL`, for FROM and `--from` NAME
+    build_contexts: list[str] = field(default_factory=list)
     ulimits: list[str] = field(default_factory=list)  #: `--ulimit TYPE=SOFT[:HARD]` of RUN
     shm_size: str | None = None  #: `--shm-size SIZE` of RUN's /dev/shm (`64m`, `1g`)
     cgroup_parent: str | None = None  #: `--cgroup-parent PATH` of RUN containers
@@ -216,7 +219,9 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         for source in sources:
             source.load()  # warnings before the first progress event
         _stop_if_cancelled(request)
-        solved = solve(store, checked.solve, progress=request.progress or no_progress)
+        with ExitStack() as fetched:
+            _fetch_named_contexts(checked.solve, store, fetched)
+            solved = solve(store, checked.solve, progress=request.progress or no_progress)
     finally:
         if isinstance(request.progress, ProgressRenderer):
             request.progress.close()  # a live display ends before the exports
@@ -322,6 +327,9 @@ def _check(
             warn("output", message)
     if request.jobs < 0:
         raise UsageError("--jobs must be 0 (one per CPU) or more")
+    from builder.plan.named_contexts import parse_build_context
+
+    contexts = [parse_build_context(value) for value in request.build_contexts]
     solve = SolveRequest(
         dockerfile=data,
         context_dir=context,
@@ -348,8 +356,22 @@ def _check(
         sandbox=sandbox,
         annotations=annotations,
         cancel=request.cancel,
+        contexts={named.name: named for named in contexts},
     )
     return _Checked(solve, outputs, cache_from, cache_to)
+
+
+def _fetch_named_contexts(solve: SolveRequest, store: Store, stack: ExitStack) -> None:
+    """Fetch the `--build-context`s that are URLs; their directories go with `stack`."""
+    import dataclasses
+
+    for name, named in list(solve.contexts.items()):
+        if named.url is None:
+            continue
+        from builder.solve.remote_context import fetched_context
+
+        remote = stack.enter_context(fetched_context(named.url, store))
+        solve.contexts[name] = dataclasses.replace(named, path=remote.root)
 
 
 def _stop_if_cancelled(request: BuildRequest) -> None:

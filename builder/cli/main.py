@@ -119,7 +119,7 @@ def _build_args(values: list[str]) -> dict[str, str | None]:
 
 @app.command("build")
 def build_command(
-    context: Annotated[str, typer.Argument(help="Build context directory.")],
+    context: Annotated[str, typer.Argument(help="Build context: DIR, - or a git/https URL.")],
     file: Annotated[
         str | None,
         typer.Option("--file", "-f", help="Dockerfile (default: CONTEXT/Dockerfile; - for stdin)."),
@@ -243,6 +243,10 @@ def build_command(
             "--annotation", help="Annotate the image manifest: [manifest:]KEY=VALUE (repeatable)."
         ),
     ] = None,
+    build_context: Annotated[
+        list[str] | None,
+        typer.Option("--build-context", help="Extra context NAME=DIR|docker-image://REF|URL."),
+    ] = None,
     add_host: Annotated[
         list[str] | None,
         typer.Option("--add-host", help="Add NAME:IP to RUN steps' /etc/hosts (repeatable)."),
@@ -284,7 +288,8 @@ def build_command(
             name = file if file is not None else str(default_dockerfile(Path(context)))
             data, shown = _read_dockerfile(name)
             raise typer.Exit(_run_checks(data, shown, context))
-        if context != "-" and not Path(context).is_dir():
+        remote = context != "-" and _is_remote(context)
+        if context != "-" and not remote and not Path(context).is_dir():
             raise UsageError(
                 f"build context {context!r} is not a directory",
                 hint="pass the directory that holds your sources, e.g. `pybuild build .`",
@@ -307,6 +312,7 @@ def build_command(
             insecure_registries=insecure_registry or [], cache_from=cache_from or [],
             cache_to=cache_to or [], add_hosts=add_host or [], ulimits=ulimit or [],
             shm_size=shm_size, cgroup_parent=cgroup_parent, annotations=annotation or [],
+            build_contexts=build_context or [],
         )  # fmt: skip
         from builder.cli.legacy_flags import ignored_flag_warnings
 
@@ -324,6 +330,9 @@ def build_command(
                 name = file or str(default_dockerfile(Path(unpacked)).name)
                 _read_dockerfile(os.path.join(unpacked, name))  # a missing one: named as unpacked
                 _run_build(options, unpacked, Path(unpacked, name), name)
+            return
+        if remote and not dry_run:
+            _build_remote(options, context, file)
             return
         name = file if file is not None else str(default_dockerfile(Path(context)))
         if not dry_run:
@@ -395,6 +404,7 @@ class _BuildOptions:
     shm_size: str | None = None
     cgroup_parent: str | None = None
     annotations: list[str] = field(default_factory=list)
+    build_contexts: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -423,6 +433,34 @@ def _context_from_stdin() -> Iterator[tuple[str, bytes | None]]:
         yield str(directory / "ctx"), None
     finally:
         remove_tree(directory, ignore_errors=True)  # any depth: the tar is the user's
+
+
+def _is_remote(context: str) -> bool:
+    from builder.solve.remote_context import is_remote_context
+
+    return is_remote_context(context)
+
+
+def _build_remote(options: _BuildOptions, url: str, file: str | None) -> None:
+    """`pybuild build URL`: a git repository or a tarball fetched into the store, then removed.
+
+    `-f` is relative to the fetched context; a download that is not an
+    archive is the Dockerfile of an empty context, as docker takes it.
+    """
+    from builder.api import default_dockerfile
+    from builder.cli.images import open_store
+    from builder.solve.remote_context import fetched_context
+
+    with fetched_context(url, open_store()) as remote:
+        root = str(remote.root)
+        if remote.dockerfile is not None:
+            _run_build(options, root, remote.dockerfile, "Dockerfile")
+        elif file == "-":
+            data, shown = _read_dockerfile(file)
+            _run_build(options, root, data, shown)
+        else:
+            name = file or default_dockerfile(remote.root).name
+            _run_build(options, root, remote.root / name, name)
 
 
 def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, shown: str) -> None:
@@ -461,7 +499,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         no_cache=options.no_cache, no_cache_filter=options.no_cache_filter, pull=options.pull,
         explain_cache=options.explain_cache, jobs=options.jobs, add_hosts=options.add_hosts,
         ulimits=options.ulimits, shm_size=options.shm_size, cgroup_parent=options.cgroup_parent,
-        annotations=options.annotations,
+        annotations=options.annotations, build_contexts=options.build_contexts,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,

@@ -14,6 +14,10 @@
   environment and ONBUILD triggers (see `builder.plan.base_image`). A
   trigger's `COPY --from` / `RUN --mount=from` adds an edge like any other,
   which may make more stages needed; BuildKit loops the same way.
+- Named contexts (`--build-context`, `contexts`) come first, as in buildx: a
+  FROM or `--from` that names one uses it instead of a stage or an image of
+  that name. An image context makes FROM an image base; a directory context
+  a `context` base (an empty image holding the directory's files).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from builder.plan.args import (
 from builder.plan.base_image import image_scope, onbuild_commands
 from builder.plan.expander import expansion_error
 from builder.plan.model import BaseRef, BuildPlan, PlannedStage, Step
+from builder.plan.named_contexts import context_name
 from builder.plan.steps import StepContext, stage_steps
 
 if TYPE_CHECKING:
@@ -78,6 +83,7 @@ def plan(
     environ: Mapping[str, str] | None = None,
     build_platform: str | None = None,
     base_image: BaseImageLookup | None = None,
+    contexts: Mapping[str, str | None] | None = None,
 ) -> BuildPlan:
     """Plan a build: stages, their dependencies and steps, `--target` pruning, waves.
 
@@ -90,7 +96,9 @@ def plan(
     stage FROM an image, never for `scratch`, stages or pruned stages; what
     it raises propagates. With it, stages start with the image's environment
     (stages FROM `scratch` with BuildKit's default PATH) and run its ONBUILD
-    triggers first.
+    triggers first. `contexts` maps named build contexts (their short names,
+    `builder.plan.named_contexts.context_name`) to an image reference, or to None
+    for a directory; the executor reads a `--from` of such a name itself.
     Raises ParseError for invalid instructions and PlanError for everything
     that parses but cannot be built.
     """
@@ -99,7 +107,9 @@ def plan(
     if not stages:
         raise PlanError("dockerfile contains no stages to build", Location(path, 0))
     _check_stage_names(dockerfile, stages)
-    names = {s.name: s.index for s in stages if s.name is not None}  # unique, checked above
+    contexts = dict(contexts or {})
+    # unique, checked above; a stage a named context replaces is no longer found by name
+    names = {s.name: s.index for s in stages if s.name is not None and s.name not in contexts}
 
     target_platform = _platform_option(platform, "platform")
     build_plat = _platform_option(build_platform, "build platform")
@@ -115,7 +125,7 @@ def plan(
 
     warnings: list[str] = []
     bases = [
-        _resolve_base(dockerfile, stages, names, i, globals_, lexer, warnings)
+        _resolve_base(dockerfile, stages, names, i, globals_, lexer, warnings, contexts)
         for i in range(len(stages))
     ]
     platforms = [_stage_platform(dockerfile, s, globals_, lexer) for s in stages]
@@ -241,6 +251,7 @@ def _resolve_base(
     globals_: Mapping[str, str],
     lexer: ShellLexer,
     warnings: list[str],
+    contexts: Mapping[str, str | None],
 ) -> BaseRef:
     stage = stages[index]
     try:
@@ -254,6 +265,10 @@ def _resolve_base(
             _loc(dockerfile, stage.node),
             hint="declare the ARG before the first FROM with a default, or pass --build-arg",
         )
+    short = context_name(name)
+    if short in contexts:
+        image = contexts[short]
+        return BaseRef("image", image) if image is not None else BaseRef("context", short)
     if name == "scratch":
         return BaseRef("scratch", name)
     found = names.get(name.lower())
@@ -416,7 +431,7 @@ def _starting_scope(
     config = configs.get(index)
     if config is not None:
         return image_scope(config.config.env, config.os or target_platform.os)
-    if base.kind == "scratch":  # BuildKit's empty image has the default PATH
+    if base.kind in ("scratch", "context"):  # BuildKit's empty image has the default PATH
         os_name = (platforms[index] or str(target_platform)).split("/", 1)[0]
         return image_scope([], os_name)
     return Scope()  # an image nobody knows: no data to plan with

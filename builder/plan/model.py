@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class BaseRef:
     """What a stage starts from."""
 
-    kind: str  #: "image", "stage" or "scratch"
+    kind: str  #: "image", "stage", "scratch" or "context" (a named directory context)
     name: str  #: the image reference after ARG expansion, or the stage's display name
     stage_index: int | None = None  #: for kind "stage"
 

@@ -14,6 +14,7 @@ from builder.dockerfile.commands import AddCommand, CopyCommand
 from builder.plan.model import Step
 from builder.solve.cache.keys import CachedStep
 from builder.solve.metadata import copy_history
+from builder.solve.named_context import named_ignore
 
 if TYPE_CHECKING:
     from builder.solve.stages import StageState
@@ -32,6 +33,8 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
     link = cmd.link and cmd.chmod is None  # BuildKit drops --link with --chmod
     epoch = ws.request.source_date_epoch
     src_root = ws.readonly_root(from_, stack) if from_ else ws.request.context_dir
+    named = ws.named_dir(from_) if from_ else None  # a directory: files as from the context
+    ignore = ws.ignore if not from_ else named_ignore(named) if named is not None else None
     with ws.step_work() as work:
         with ws.mounted(state, work) as mounted:
             root = mounted.merged
@@ -44,7 +47,7 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
                 dest=cmd.dest,
                 workdir=state.config.image.config.working_dir or "/",
                 src_root=src_root,
-                ignore=None if from_ else ws.ignore,
+                ignore=ignore,
                 heredocs=tuple(InlineFile(h.name, h.content.encode()) for h in cmd.heredocs),
                 chown=cmd.chown,
                 chmod=cmd.chmod,
@@ -66,7 +69,7 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
                     dest_root,
                     request,
                     parents=cmd.parents,
-                    source_is_context=from_ is None,
+                    source_is_context=from_ is None or named is not None,
                 )
         tree = dest_root if link else work / "upper"
         return ws.commit(state, tree, copy_history(cmd), overlay=not link)

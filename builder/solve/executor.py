@@ -32,6 +32,7 @@ from builder.image.model import Descriptor, Manifest
 from builder.image.reference import ReferenceError, parse_tag
 from builder.plan.graph import plan
 from builder.plan.model import BuildPlan, PlannedStage, Step
+from builder.plan.named_contexts import NamedContext, context_name
 from builder.solve.cache.format import INLINE_CACHE_KEY
 from builder.solve.cache.inputs import StepKeyer
 from builder.solve.cache.keys import BuildCache, CachedStep, StepInputs, explain_miss
@@ -39,6 +40,7 @@ from builder.solve.cache.types import UsedStep
 from builder.solve.cancel import BuildStop
 from builder.solve.commit import add_history, timestamp
 from builder.solve.metadata import CONFIG_ONLY_KINDS, apply_config_step
+from builder.solve.named_context import context_digest, named_ignore
 from builder.solve.progress import (
     BuildStarted,
     Reporter,
@@ -80,6 +82,7 @@ class _Build:
         self.cancel = BuildStop(request.cancel)
         self.used: list[tuple[str, CachedStep, StepInputs, int]] = []
         self.used_lock = threading.Lock()
+        self.context_keys: dict[str, str] = {}  #: digests of named directory contexts
         self.plan: BuildPlan
         self.ws: Workspace
         self.keyer: StepKeyer
@@ -96,6 +99,7 @@ class _Build:
             platform=request.platform,
             environ=request.environ,
             base_image=self.bases.config,
+            contexts={name: c.image for name, c in request.contexts.items()},
         )
         try:
             ignore = load_ignore_patterns(request.context_dir, request.dockerfile_path)
@@ -143,20 +147,62 @@ class _Build:
 
     # --- `--from` names: a stage of this build, else an image --------------------------
 
+    # --- `--from` names: a named context, a stage of this build, else an image ----------
+
+    def _named(self, name: str) -> NamedContext | None:
+        return self.request.contexts.get(context_name(name))
+
     def _from_state(self, name: str) -> StageState | None:
+        if self._named(name) is not None:
+            return None  # a named context wins over a stage of that name, as in buildx
         stage = find_stage(self.plan, name)
         return self.stages.get(stage.index) if stage is not None else None
 
+    def _image_of(self, name: str) -> str:
+        named = self._named(name)
+        return named.image if named is not None and named.image is not None else name
+
     def _from_key(self, name: str) -> str:
-        """The cache key of a stage used by `--from`, or an image's manifest digest."""
+        """The key of a `--from` stage, an image's manifest digest, or a directory's digest."""
+        named = self._named(name)
+        if named is not None and named.path is not None:
+            with self.used_lock:
+                if named.name not in self.context_keys:
+                    self.context_keys[named.name] = context_digest(named.path)
+                return self.context_keys[named.name]
         state = self._from_state(name)
-        return state.key if state is not None else self.bases.record(name).manifest_digest
+        if state is not None:
+            return state.key
+        return self.bases.record(self._image_of(name)).manifest_digest
 
     def _lowers_of(self, name: str) -> list[Path]:
         state = self._from_state(name)
         if state is not None:
             return list(state.snapshots)
-        return self.store.ensure_snapshots(self.bases.record(name))
+        return self.store.ensure_snapshots(self.bases.record(self._image_of(name)))
+
+    def _context_base(self, stage: PlannedStage) -> StageState:
+        """`FROM NAME` of a named directory: an empty image, the directory's files a layer."""
+        from builder.solve.copy.files import copy_into
+        from builder.solve.copy.request import CopyRequest
+
+        named = self.request.contexts[stage.base.name]
+        assert named.path is not None
+        state = self.bases.scratch(stage, self.plan)
+        epoch = self.request.source_date_epoch
+        with self.ws.step_work() as work:
+            tree = work / "tree"
+            tree.mkdir()
+            request = CopyRequest(
+                sources=(".",), dest="/", src_root=named.path, ignore=named_ignore(named.path),
+                timestamp_ns=epoch * 1_000_000_000 if epoch is not None else None, work_dir=work,
+            )  # fmt: skip
+            copy_into(tree, request)
+            self.ws.commit(state, tree, f"FROM {named.name}", overlay=False)
+        state.key = StepInputs(
+            state.key, "FROM", extra={"context": self._from_key(named.name)}
+        ).key()
+        return state
 
     # --- one stage ---------------------------------------------------------------------
 
@@ -171,7 +217,9 @@ class _Build:
                 self.progress(StepStarted(step.vertex, step.name))
             cached = False
             try:
-                if step.kind == "from":
+                if step.kind == "from" and stage.base.kind == "context":
+                    state = self._context_base(stage)
+                elif step.kind == "from":
                     state = self.bases.start(stage, self.plan, self.stages)
                 else:
                     assert state is not None

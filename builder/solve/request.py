@@ -16,6 +16,7 @@ from builder.runtime.sandbox import SandboxOptions
 if TYPE_CHECKING:
     from builder.image.model import ImageConfig
     from builder.plan.model import BuildPlan
+    from builder.plan.named_contexts import NamedContext
     from builder.solve.annotations import Annotation
     from builder.solve.cache.types import RemoteCache, UsedStep
     from builder.solve.mounts.secrets import SecretSource
@@ -53,6 +54,8 @@ class SolveRequest:
     annotations: list[Annotation] = field(default_factory=list)  #: `--annotation`: the manifest's
     #: `--add-host`, `--ulimit`, `--shm-size`, `--cgroup-parent`: every RUN container gets them
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    #: `--build-context`s by short name; remote ones already fetched into a directory
+    contexts: dict[str, NamedContext] = field(default_factory=dict)
     #: set from outside (Ctrl-C, a caller giving up) to stop the build: running steps are killed
     cancel: threading.Event | None = None
 

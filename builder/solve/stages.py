@@ -85,6 +85,17 @@ class Bases:
                 "(`pybuild load -i FILE`), or pull it from a registry you can reach",
             ) from None
 
+    @staticmethod
+    def scratch(stage: PlannedStage, plan: BuildPlan) -> StageState:
+        """The empty image of the stage's platform."""
+        from builder.image.platform import parse_platform  # only `FROM scratch` needs it
+
+        platform = parse_platform(stage.platform or plan.platform)
+        image = ImageConfig(
+            architecture=platform.architecture, os=platform.os, variant=platform.variant
+        )
+        return StageState(start_stage(image), key=f"scratch:{platform}")
+
     def start(
         self, stage: PlannedStage, plan: BuildPlan, done: dict[int, StageState]
     ) -> StageState:
@@ -93,13 +104,7 @@ class Bases:
         if base.kind == "stage" and base.stage_index is not None:
             return done[base.stage_index].copy()
         if base.kind == "scratch":
-            from builder.image.platform import parse_platform  # only `FROM scratch` needs it
-
-            platform = parse_platform(stage.platform or plan.platform)
-            image = ImageConfig(
-                architecture=platform.architecture, os=platform.os, variant=platform.variant
-            )
-            return StageState(start_stage(image), key=f"scratch:{platform}")
+            return self.scratch(stage, plan)
         record = self.record(base.name)
         state = StageState(start_stage(self.store.config(record)), key=record.manifest_digest)
         state.config.image.config.on_build = None  # triggers run once, in this build

@@ -77,10 +77,20 @@ class Workspace:
 
         return overlay_root(state.snapshots, work)
 
+    def named_dir(self, name: str) -> Path | None:
+        """The directory of a named local context `--from` names, else None."""
+        from builder.plan.named_contexts import context_name
+
+        named = self.request.contexts.get(context_name(name))
+        return named.path if named is not None else None
+
     def readonly_root(self, name: str, stack: ExitStack) -> Path:
-        """A read-only tree of a stage (by name or index) or an image, for `--from`."""
+        """A read-only tree of a stage (by name or index), an image or a named directory."""
         from builder.snapshot.overlay import overlay_root, remove_work_dir
 
+        directory = self.named_dir(name)
+        if directory is not None:
+            return directory  # only read: COPY reads it, a RUN bind mount is read-only or a copy
         lowers = self.lowers_of(name)
         work = self.store.temp_dir("from")
         stack.callback(remove_work_dir, work)
