@@ -3,8 +3,8 @@
 `pybuild run` exits with the command's exit code; 125 when pybuild itself
 fails, 126/127 when the command cannot be executed / is not found. SIGINT,
 SIGTERM and SIGHUP kill the container (nothing is left behind) and exit with
-128 + N. `-t` is accepted, but the process gets pipes, not a terminal
-(stdout and stderr arrive merged on stdout).
+128 + N. Without `-t` the process gets pipes (stdout and stderr arrive merged
+on stdout); with `-t` a pseudo-terminal (`builder/cli/terminal.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from builder.errors import ContainerError, PybuildError
 
 if TYPE_CHECKING:
     from builder.containers.record import Container
+    from builder.runtime.console import Terminal
 
 app = typer.Typer(help="Manage containers.", no_args_is_help=True)
 
@@ -46,9 +47,7 @@ def run_command(
     interactive: Annotated[
         bool, typer.Option("--interactive", "-i", help="Keep stdin open for the command.")
     ] = False,
-    tty: Annotated[
-        bool, typer.Option("--tty", "-t", help="Accepted; the command gets pipes (see docs).")
-    ] = False,
+    tty: Annotated[bool, typer.Option("--tty", "-t", help="Give the command a terminal.")] = False,
     env: Annotated[
         list[str] | None, typer.Option("--env", "-e", help="Set K=V (or K from here).")
     ] = None,
@@ -73,7 +72,9 @@ def run_command(
     from builder.cli.signals import cancel_on_signals
     from builder.containers.run import RunOptions, run_container
 
-    del tty  # pipes only: see the module docstring
+    if tty and interactive and not sys.stdin.isatty():
+        sys.stderr.write("the input device is not a TTY\n")  # docker's words and exit status
+        raise typer.Exit(1)
     options = RunOptions(
         image=image, command=command or [], name=name, env=env or [], volumes=volume or [],
         workdir=workdir, user=user, network=network, entrypoint=entrypoint, remove=rm,
@@ -82,13 +83,14 @@ def run_command(
     cancel = threading.Event()
     try:
         store = open_store()
-        with cancel_on_signals(cancel) as caught:
+        with cancel_on_signals(cancel) as caught, _terminal(tty, interactive) as terminal:
             outcome = run_container(
                 store,
                 options,
                 output=_write,
                 stdin=sys.stdin.fileno() if interactive else None,
                 cancel=cancel,
+                terminal=terminal,
             )
             if outcome.cancelled:
                 caught.ignore_more()
@@ -97,6 +99,15 @@ def run_command(
     except PybuildError as err:
         _fail(err, 125)
     raise typer.Exit(caught.exit_code if outcome.cancelled else outcome.exit_code)
+
+
+def _terminal(tty: bool, interactive: bool) -> contextlib.AbstractContextManager[Terminal | None]:
+    """The user's terminal for `-t`, nothing without it."""
+    if not tty:
+        return contextlib.nullcontext()
+    from builder.cli.terminal import user_terminal
+
+    return user_terminal(_write, interactive)
 
 
 def _status(container: Container) -> str:

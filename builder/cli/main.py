@@ -148,6 +148,9 @@ def build_command(
         bool,
         typer.Option("--check", help="Run BuildKit's build checks on the Dockerfile, then stop."),
     ] = False,
+    call: Annotated[
+        str, typer.Option("--call", help="What to do: build, check, outline or targets.")
+    ] = "build",
     plan_format: Annotated[
         str, typer.Option("--plan-format", help="Plan output with --dry-run: text or json.")
     ] = "text",
@@ -284,10 +287,14 @@ def build_command(
     try:
         if plan_format not in ("text", "json"):
             raise UsageError(f"unknown --plan-format {plan_format!r}", hint="use text or json")
-        if check:
+        method = "check" if check else parse_call(call).name
+        if method != "build":
             name = file if file is not None else str(default_dockerfile(Path(context)))
             data, shown = _read_dockerfile(name)
-            raise typer.Exit(_run_checks(data, shown, context))
+            if method == "check":
+                raise typer.Exit(_run_checks(data, shown, context))
+            sys.stdout.write(run_call(method, data, shown, target, _build_args(build_arg or [])))
+            raise typer.Exit(0)
         remote = context != "-" and _is_remote(context)
         if context != "-" and not remote and not Path(context).is_dir():
             raise UsageError(
@@ -553,7 +560,8 @@ def _labels(values: list[str]) -> dict[str, str]:
     return labels
 
 
-from builder.cli.lint import lint_command  # noqa: E402  (its heavy imports are lazy)
+from builder.cli.lint import lint_command  # noqa: E402
+from builder.cli.outline import parse_call, run_call  # noqa: E402  (its heavy imports are lazy)
 
 app.command("lint")(lint_command)
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.containers.command import container_command, container_env, working_dir
 from builder.containers.names import generated_name, is_valid_name
@@ -25,6 +26,9 @@ from builder.runtime.spec import NETWORK_MODES, NetworkMode
 from builder.snapshot.trees import remove_tree
 from builder.store import Store
 from builder.store.owners import current_owner
+
+if TYPE_CHECKING:
+    from builder.runtime.console import Terminal
 
 #: what the runtime logs when the command cannot be run: docker's exit codes
 _NOT_FOUND = ("executable file not found", "no such file or directory")
@@ -80,8 +84,12 @@ def run_container(
     output: Callable[[bytes], None],
     stdin: int | None = None,
     cancel: threading.Event | None = None,
+    terminal: Terminal | None = None,
 ) -> RunOutcome:
     """Create and run a container; its record is saved before it starts and after it ends.
+
+    With `terminal` (`-t`) the command gets a pseudo-terminal relayed to it, and
+    `TERM=xterm` unless the environment sets TERM, as docker does.
 
     Raises ContainerError (125, 126, 127) when it cannot start. A cancelled
     run (`cancel` set) kills the container and returns with `cancelled`.
@@ -132,22 +140,27 @@ def run_container(
             root = mounted.merged
             user = resolve_user(root, container.user)
             mkdir_in_root(root, container.working_dir, user.uid, user.gid)
+            env = [*container.env, f"HOSTNAME={container.short_id}"]
+            if terminal is not None and not any(e.startswith("TERM=") for e in env):
+                env.append("TERM=xterm")
             spec = RunSpec(
                 args=container.command,
-                env=[*container.env, f"HOSTNAME={container.short_id}"],
+                env=env,
                 cwd=container.working_dir,
                 user=user,
                 hostname=container.short_id,
                 network=network,
                 mounts=mounts,
                 no_new_privileges=False,  # docker's default: setuid binaries work
+                terminal=terminal is not None,
+                console_size=terminal.window_size() if terminal is not None else None,
             )
             container.state, container.owner = "running", current_owner().tag
             containers.save(container)
             try:
                 result = run(
                     root, spec, runtime=options.runtime, output=output, stdin=stdin,
-                    cancel=cancel, work_dir=directory / "bundle",
+                    cancel=cancel, work_dir=directory / "bundle", terminal=terminal,
                     state_root=store.runtime_root(options.runtime), owner=container.owner,
                 )  # fmt: skip
                 exit_code, cancelled = result.exit_code, False

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from builder.errors import BuildError
 from builder.runtime import etcfiles
+from builder.runtime.console import ConsoleSocket, Terminal, relay
 from builder.runtime.mountstubs import find_mount_stubs, remove_mount_stubs
 from builder.runtime.rootpath import is_directory_in_root
 from builder.runtime.spec import RunSpec, build_config
@@ -228,6 +229,22 @@ class _Run:
     runtime: _Runtime | None = None
     process: subprocess.Popen[bytes] | None = None
     stubs: list[str] = field(default_factory=list)
+    #: a detached process (`run -t`): its pid, and its wait status once reaped
+    init_pid: int | None = None
+    init_status: int | None = None
+
+    def reap(self, block: bool = False) -> bool:
+        """Wait for the detached process (pybuild is its subreaper); True once reaped."""
+        if self.init_pid is None or self.init_status is not None:
+            return True
+        try:
+            pid, status = os.waitpid(self.init_pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # not ours after all: it is gone
+            pid, status = self.init_pid, 0
+        if pid == 0:
+            return False
+        self.init_status = status
+        return True
 
     @property
     def state_dir(self) -> Path:
@@ -249,6 +266,15 @@ def _clean_up(leftovers: _Run) -> tuple[list[str], list[str]]:
         _stop(runtime, process, leftovers.container_id)
         if process.stdout is not None:
             process.stdout.close()
+    if runtime is not None and not leftovers.reap():
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        while not leftovers.reap() and time.monotonic() < deadline:
+            runtime.call("kill", leftovers.container_id, "KILL")
+            time.sleep(KILL_RETRY_SECONDS)
+        if not leftovers.reap():
+            with contextlib.suppress(OSError):
+                os.kill(leftovers.init_pid or 0, signals.SIGKILL)
+            leftovers.reap(block=True)
     if runtime is not None and (leftovers.state_dir / leftovers.container_id).exists():
         runtime.call("delete", "--force", leftovers.container_id)
     removed = remove_mount_stubs(leftovers.rootfs, leftovers.stubs) if leftovers.stubs else []
@@ -302,6 +328,7 @@ def run(
     work_dir: Path | None = None,
     state_root: Path | None = None,
     owner: str | None = None,
+    terminal: Terminal | None = None,
 ) -> RunResult:
     """Run `spec` in a container on the already-mounted root filesystem `rootfs`.
 
@@ -315,7 +342,9 @@ def run(
     one. Raises BuildError when the runtime is missing, the working directory does not exist in
     `rootfs`, or the runtime cannot start the container (the message carries its last error
     lines); RunCancelledError
-    when `cancel` was set. A non-zero exit of the process is not an error here.
+    when `cancel` was set. With `terminal` (and `spec.terminal`), the process runs
+    detached on a pty relayed to `terminal` (`output` and `stdin` are unused).
+    A non-zero exit of the process is not an error here.
     """
     binary = _find_runtime(runtime)
     rootfs = Path(rootfs).absolute()
@@ -338,39 +367,120 @@ def run(
         config = _write_bundle(bundle, rootfs, spec, leftovers.container_id)
         leftovers.stubs = find_mount_stubs(rootfs, [m["destination"] for m in config["mounts"]])
         started = time.monotonic()
-        try:
-            process = subprocess.Popen(
-                tool.command("run", "--bundle", str(bundle), leftovers.container_id),
-                stdin=(
-                    stdin
-                    if isinstance(stdin, int)
-                    else subprocess.PIPE
-                    if stdin is not None
-                    else subprocess.DEVNULL
-                ),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                # Its own session: a terminal's Ctrl-C reaches pybuild, which stops the container.
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise BuildError(f"cannot start {runtime}: {error}") from error
-        leftovers.process = process
-        if isinstance(stdin, bytes):
-            _feed_stdin(process, stdin)
-        finished = _stream(process, output, cancel)
-        duration = time.monotonic() - started
+        if terminal is not None:
+            returncode = _run_on_console(tool, bundle, leftovers, terminal, cancel)
+            finished = returncode is not None
+            duration = time.monotonic() - started
+            process = None
+        else:
+            process = _start(tool, bundle, leftovers, stdin, runtime)
+            finished = _stream(process, output, cancel)
+            duration = time.monotonic() - started
+            returncode = process.returncode
     finally:
         removed, errors = _clean_up_despite_interrupts(leftovers)
 
     if not finished:
         raise RunCancelledError("the run was cancelled; its container was killed")
-    assert process.returncode is not None
-    if process.returncode != 0 and errors:
+    assert returncode is not None
+    if returncode != 0 and errors and leftovers.init_status is None:
         name = Path(runtime).name
         raise BuildError(
             f"{name} could not run the container: " + "\n".join(errors[-ERROR_LINES:]),
         )
-    exit_code, signal = _exit_status(process.returncode)
+    exit_code, signal = _exit_status(returncode)
     created = [stub for stub in leftovers.stubs if stub in removed]
     return RunResult(exit_code, signal, duration, created)
+
+
+def _start(
+    tool: _Runtime, bundle: Path, leftovers: _Run, stdin: bytes | int | None, runtime: str
+) -> subprocess.Popen[bytes]:
+    """`runc run` in the foreground, on pipes."""
+    try:
+        process = subprocess.Popen(
+            tool.command("run", "--bundle", str(bundle), leftovers.container_id),
+            stdin=(
+                stdin
+                if isinstance(stdin, int)
+                else subprocess.PIPE
+                if stdin is not None
+                else subprocess.DEVNULL
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Its own session: a terminal's Ctrl-C reaches pybuild, which stops the container.
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise BuildError(f"cannot start {runtime}: {error}") from error
+    leftovers.process = process
+    if isinstance(stdin, bytes):
+        _feed_stdin(process, stdin)
+    return process
+
+
+def _set_subreaper(on: bool) -> None:
+    """PR_SET_CHILD_SUBREAPER: a detached container process becomes our child when
+    the runtime exits, so that its exit status is ours to read."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1 if on else 0, 0, 0, 0)
+
+
+def _run_on_console(
+    tool: _Runtime,
+    bundle: Path,
+    leftovers: _Run,
+    terminal: Terminal,
+    cancel: threading.Event | None,
+) -> int | None:
+    """`runc run -d --console-socket`: the process gets a pty whose master comes over
+    the socket; relay it until the process exits. Its wait status as a Popen
+    returncode, the runtime's when it could not start it; None when cancelled."""
+    socket_path = leftovers.private / "console.sock"
+    pid_file = leftovers.private / "init.pid"
+    with ConsoleSocket(socket_path) as console:
+        _set_subreaper(True)  # only while the runtime runs: its orphan becomes our child
+        try:
+            process = subprocess.Popen(
+                tool.command(
+                    "run",
+                    "--detach",
+                    "--console-socket",
+                    str(socket_path),
+                    "--pid-file",
+                    str(pid_file),
+                    "--bundle",
+                    str(bundle),
+                    leftovers.container_id,
+                ),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            leftovers.process = process
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(POLL_SECONDS)
+                    break
+        except OSError as error:
+            raise BuildError(f"cannot start {tool.invocation[0]}: {error}") from error
+        finally:
+            _set_subreaper(False)
+        if process.returncode != 0:
+            return process.returncode
+        leftovers.init_pid = int(pid_file.read_text().strip())
+        master = console.receive()
+    try:
+        if not relay(master, terminal, leftovers.reap, cancel):
+            return None
+    finally:
+        os.close(master)
+    leftovers.reap(block=True)
+    assert leftovers.init_status is not None
+    return os.waitstatus_to_exitcode(leftovers.init_status)  # -N: killed by signal N

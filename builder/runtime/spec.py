@@ -90,6 +90,10 @@ class RunSpec:
     no_new_privileges: bool = True
     #: the build's `--add-host`, `--ulimit`, `--shm-size`, `--cgroup-parent`
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    #: a pseudo-terminal for the process (`pybuild run -t`; the runtime needs a console socket)
+    terminal: bool = False
+    #: (rows, columns) of that terminal at start
+    console_size: tuple[int, int] | None = None
 
 
 def _check(spec: RunSpec) -> None:
@@ -204,6 +208,9 @@ def build_config(
     if cgroups_path is not None:
         linux["cgroupsPath"] = cgroups_path
     process: dict[str, Any] = {}
+    if spec.terminal and spec.console_size is not None:
+        rows, columns = spec.console_size
+        process["consoleSize"] = {"height": rows, "width": columns}
     if spec.sandbox.ulimits:
         process["rlimits"] = [ulimit.rlimit() for ulimit in spec.sandbox.ulimits]
     user = spec.user
@@ -212,7 +219,7 @@ def build_config(
         "root": {"path": str(rootfs), "readonly": spec.readonly_rootfs},
         "hostname": spec.hostname,
         "process": {
-            "terminal": False,
+            "terminal": spec.terminal,
             "user": {
                 "uid": user.uid,
                 "gid": user.gid,
