@@ -18,6 +18,7 @@ import typer
 from builder.errors import ContainerError, PybuildError
 
 if TYPE_CHECKING:
+    from builder.containers.listing import Sizes
     from builder.containers.record import Container
     from builder.runtime.console import Terminal
 
@@ -110,23 +111,14 @@ def _terminal(tty: bool, interactive: bool) -> contextlib.AbstractContextManager
     return user_terminal(_write, interactive)
 
 
-def _status(container: Container) -> str:
-    from builder.image.views import ago
+def _sizes(container: Container, image_sizes: dict[str, int]) -> Sizes:
+    from builder.cli.images import open_store
+    from builder.containers.listing import Sizes
+    from builder.containers.record import ContainerStore
+    from builder.store.files import tree_size
 
-    if container.running:
-        return "Up " + ago(container.created).removesuffix(" ago")
-    if container.state == "created":
-        return "Created"
-    code = container.exit_code if container.exit_code is not None else 128
-    when = ago(container.finished) if container.finished else ""
-    return f"Exited ({code}) {when}".rstrip()
-
-
-def _quoted_command(container: Container, limit: int = 20) -> str:
-    import shlex
-
-    text = " ".join(shlex.quote(a) if " " in a else a for a in container.command)
-    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+    upper = ContainerStore(open_store().root).directory(container.id) / "rootfs" / "upper"
+    return Sizes(tree_size(upper) if upper.is_dir() else 0, image_sizes.get(container.image, 0))
 
 
 def ps_command(
@@ -135,35 +127,49 @@ def ps_command(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only show IDs.")] = False,
     no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Don't truncate output.")] = False,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help="'json', or a Go template like docker's."),
+    ] = None,
+    size: Annotated[bool, typer.Option("--size", "-s", help="Display total file sizes.")] = False,
 ) -> None:
     """List containers (like `docker ps`)."""
+    from builder.cli.gotemplate import to_json
     from builder.cli.images import open_store
+    from builder.cli.template import format_rows
+    from builder.containers.listing import PS_HEADERS, ps_row
     from builder.containers.record import ContainerStore
-    from builder.image.views import ago
 
     try:
-        containers = ContainerStore(open_store().root).all()
+        store = open_store()
+        containers = ContainerStore(store.root).all()
+        shown = [c for c in containers if all_containers or c.running]
+        if quiet:
+            sys.stdout.write("".join(f"{c.id if no_trunc else c.short_id}\n" for c in shown))
+            return
+        # docker computes sizes when asked, or when the format uses .Size
+        sized = size or (output_format is not None and ".Size" in output_format)
+        if output_format == "json":
+            sized = True
+        image_sizes = {r.id: r.size for r in store.images()} if sized else {}
+        rows = [
+            ps_row(c, trunc=not no_trunc, sizes=_sizes(c, image_sizes) if sized else None)
+            for c in shown
+        ]
+        if output_format == "json":
+            sys.stdout.write("".join(to_json(dict(sorted(r.items())), True) + "\n" for r in rows))
+            return
+        if output_format:
+            sys.stdout.write(format_rows(output_format, rows, PS_HEADERS))
+            return
     except PybuildError as err:
         _fail(err)
-    shown = [c for c in containers if all_containers or c.running]
-    if quiet:
-        sys.stdout.write("".join(f"{c.id if no_trunc else c.short_id}\n" for c in shown))
-        return
-    header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    rows = [
-        [
-            c.id if no_trunc else c.short_id,
-            c.image_name,
-            _quoted_command(c, 10**6 if no_trunc else 20),
-            ago(c.created),
-            _status(c),
-            "",
-            c.name,
-        ]
-        for c in shown
-    ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
+    columns = ["ID", "Image", "Command", "RunningFor", "Status", "Ports"]
+    columns += ["Names", "Size"] if size else ["Names"]
+    header = [PS_HEADERS[c] for c in columns]
+    table = [[r[c] for c in columns] for r in rows]
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
+    for row in [header, *table]:
         sys.stdout.write("   ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip() + "\n")
 
 

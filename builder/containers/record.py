@@ -57,6 +57,8 @@ class Container:
     runtime: str = "runc"
     blobs: list[str] = field(default_factory=list)  #: kept by prune while the record exists
     chains: list[str] = field(default_factory=list)  #: snapshot chain IDs, kept likewise
+    network: str = "host"  #: `--network`
+    mounts: list[str] = field(default_factory=list)  #: `-v` host paths (ps's MOUNTS)
 
     @property
     def short_id(self) -> str:

@@ -131,6 +131,8 @@ def run_container(
                 *(d.digest for d in manifest.layers),
             ],
             chains=chain_ids(config.diff_ids),
+            network=network,
+            mounts=[m.source for m in mounts],
         )
         with containers.locked():
             container.name = container.name or generated_name(containers.names())

@@ -184,3 +184,29 @@ def test_help_lists_the_commands() -> None:
     for name in ("run", "ps", "rm", "commit", "diff", "container"):
         assert f" {name} " in out
     assert sys.executable
+
+
+def test_ps_format_templates_table_and_json(root: Path) -> None:
+    ok(root, "run", "--name", "fmt1", "busybox", "sh", "-c", "echo a long command line here")
+    lines = ok(root, "ps", "-a", "--format", "{{.Names}} {{.Status}}").splitlines()
+    assert any(line.startswith("fmt1 Exited (0)") for line in lines)
+
+    table = ok(root, "ps", "-a", "--format", "table {{.ID}}\\t{{.Names}}\\t{{.State}}")
+    header, *rows = table.splitlines()
+    assert header.split("   ")[0] == "CONTAINER ID" and "NAMES" in header and "STATE" in header
+    (row,) = [r for r in rows if " fmt1 " in r]
+    assert row.split()[2] == "exited" and len(row.split()[0]) == 12
+    assert header.index("NAMES") == row.index("fmt1")
+
+    command = ok(root, "ps", "-a", "--format", "{{.Command}}|{{.Networks}}|{{.Ports}}|")
+    assert '"sh -c \'echo a long …"|host||' in command.splitlines()
+
+    docs = [json.loads(x) for x in ok(root, "ps", "-a", "--format", "json").splitlines()]
+    (doc,) = [d for d in docs if d["Names"] == "fmt1"]
+    assert list(doc) == sorted(doc)
+    assert doc["State"] == "exited" and doc["Status"].startswith("Exited (0)")
+    assert doc["RunningFor"].endswith(" ago") and doc["CreatedAt"][:2] == "20"
+    assert "(virtual " in doc["Size"] and doc["LocalVolumes"] == "0"
+    proc = run(root, "ps", "--format", "{{.Nope")
+    assert proc.returncode == 2
+    ok(root, "rm", "fmt1")
