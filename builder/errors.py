@@ -108,6 +108,10 @@ class ImageError(PybuildError):
     """An image, manifest, config or archive is malformed or unusable."""
 
 
+class ImageConflictError(ImageError):
+    """`rmi` refused: a container uses the image, or it has names in several repositories."""
+
+
 class ImageNotFoundError(ImageError):
     """No image by that name or ID is in the local store."""
 

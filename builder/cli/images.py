@@ -323,12 +323,20 @@ def rmi_command(
         bool, typer.Option("--force", "-f", help="Remove an image even with several names.")
     ] = False,
 ) -> None:
-    """Untag images, and delete those no name refers to any more (like `docker rmi`)."""
+    """Untag images, and delete those no name refers to any more (like `docker rmi`).
+
+    An image a container uses keeps its last name unless `-f`, and is not
+    deleted while a container exists (running: even with `-f`), as in docker.
+    """
+    from builder.containers.record import ContainerStore
+    from builder.store.records import ImageUser
+
     store = open_store()
+    users = [ImageUser(c.id, c.image, c.running) for c in ContainerStore(store.root).all()]
     failed = None
     for name in images:
         try:
-            for line in store.remove(name, force=force):
+            for line in store.remove(name, force=force, users=users):
                 sys.stdout.write(line + "\n")
         except PybuildError as err:
             sys.stderr.write(err.render() + "\n")

@@ -32,6 +32,19 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class ImageUser:
+    """A container that uses an image: `rmi` refuses to remove that image without `-f`."""
+
+    container_id: str
+    image_id: str  #: config digest
+    running: bool
+
+    @property
+    def short_id(self) -> str:
+        return self.container_id[:12]
+
+
+@dataclass(frozen=True)
 class StoredImage:
     """An ImageRecord plus what prune must keep without reading blobs."""
 

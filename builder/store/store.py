@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from builder.errors import ImageError, StoreError
+from builder.errors import ImageConflictError, ImageError, StoreError
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.store import blobs, gc, snapshots
@@ -33,7 +33,7 @@ from builder.store.lookup import (
     repository,
 )
 from builder.store.paths import StoreLayout, default_root, temp_name
-from builder.store.records import ImageRecord, IncomingImage, StoredImage
+from builder.store.records import ImageRecord, ImageUser, IncomingImage, StoredImage
 from builder.store.recovery import DIR_MODE, RecoveryReport, recover
 
 if TYPE_CHECKING:
@@ -241,38 +241,54 @@ class Store:
                 raise not_found(source)
             return index.add_name(match.image.record.id, name).record
 
-    def remove(self, text: str, *, force: bool = False) -> list[str]:
+    def remove(
+        self, text: str, *, force: bool = False, users: Sequence[ImageUser] = ()
+    ) -> list[str]:
         """docker rmi: untag a name; delete the image record when no name is left.
 
-        By ID, an image named in several repositories needs `force`. Returns
-        docker's lines ("Untagged: debian:bookworm", "Deleted: sha256:...").
-        Blobs and snapshots are freed by prune.
+        By ID, an image named in several repositories needs `force`. `users`
+        are the containers: an image one of them uses keeps its last name
+        unless `force` (which then only untags), and is never deleted while a
+        container runs it. Returns docker's lines ("Untagged: debian:bookworm",
+        "Deleted: sha256:..."). Blobs and snapshots are freed by prune.
         """
         lines: list[str] = []
         with update_index(self._layout) as index:
             match = lookup(index, text)
             if match is None:
                 raise not_found(text)
-            image_id = match.image.record.id
-            if match.kind == "name":
-                record = index.drop_name(image_id, match.key).record
-                lines.append(f"Untagged: {familiar(match.key)}")
-                if record.names:
-                    return lines
-            elif match.kind == "repo_digest":
-                record = index.drop_repo_digest(image_id, match.key).record
-                lines.append(f"Untagged: {familiar(match.key)}")
-                if record.names or record.repo_digests:
+            record = match.image.record
+            image_id = record.id
+            using = [u for u in users if u.image_id == image_id]
+            if match.kind in ("name", "repo_digest"):
+                if using and not force and _single_reference(record):
+                    raise ImageConflictError(
+                        f'conflict: unable to remove repository reference "{text}" (must force) '
+                        f"- container {using[0].short_id} is using its referenced image "
+                        f"{record.short_id}",
+                        hint="remove the container first (pybuild rm), or force the removal",
+                    )
+                if match.kind == "name":
+                    record = index.drop_name(image_id, match.key).record
+                    lines.append(f"Untagged: {familiar(match.key)}")
+                    if record.names:
+                        return lines
+                else:
+                    record = index.drop_repo_digest(image_id, match.key).record
+                    lines.append(f"Untagged: {familiar(match.key)}")
+                    if record.names or record.repo_digests:
+                        return lines
+                if using:  # untagged; the image stays, dangling, for its containers
                     return lines
             else:
-                record = match.image.record
                 repos = {repository(n) for n in record.names}
                 if len(repos) > 1 and not force:
-                    raise ImageError(
+                    raise ImageConflictError(
                         f"conflict: unable to delete {record.short_id} (must be forced) - "
                         "image is referenced in multiple repositories",
                         hint="remove it by name, or force the removal",
                     )
+            _check_users(record, using, force)
             lines.extend(f"Untagged: {familiar(n)}" for n in record.names + record.repo_digests)
             index.delete(image_id)
             lines.append(f"Deleted: {image_id}")
@@ -351,3 +367,28 @@ class Store:
 
     def disk_usage(self) -> DiskUsage:
         return gc.disk_usage(self._layout)
+
+
+def _single_reference(record: ImageRecord) -> bool:
+    """docker's isSingleReference: at most one tag, and every name in that one repository."""
+    refs = [*record.names, *record.repo_digests]
+    if len(record.names) > 1 or not refs:
+        return False
+    return len({repository(r.split("@", 1)[0]) for r in refs}) == 1
+
+
+def _check_users(record: ImageRecord, using: Sequence[ImageUser], force: bool) -> None:
+    """docker's delete conflicts: a running container always, a stopped one unless forced."""
+    running = [u for u in using if u.running]
+    if running:
+        raise ImageConflictError(
+            f"conflict: unable to delete {record.short_id} (cannot be forced) - "
+            f"image is being used by running container {running[0].short_id}",
+            hint="stop and remove the container first",
+        )
+    if using and not force:
+        raise ImageConflictError(
+            f"conflict: unable to delete {record.short_id} (must be forced) - "
+            f"image is being used by stopped container {using[0].short_id}",
+            hint="remove the container first (pybuild rm), or force the removal",
+        )

@@ -164,9 +164,11 @@ def test_ctrl_c_exits_130_and_leaves_no_container_or_mount(root: Path) -> None:
 
 def test_prune_keeps_the_image_of_a_container(root: Path) -> None:
     ok(root, "run", "--name", "keeper", "busybox", "sh", "-c", "echo kept > /k")
-    ok(root, "commit", "keeper", "kept:1")
+    kept = ok(root, "commit", "keeper", "kept:1").strip()
     ok(root, "run", "--name", "child", "kept:1", "true")
-    ok(root, "rmi", "kept:1")
+    assert run(root, "rmi", "kept:1").returncode == 1  # a container uses it
+    assert ok(root, "rmi", "-f", "kept:1") == "Untagged: kept:1\n"
+    assert ok(root, "rmi", "-f", kept) == f"Deleted: {kept}\n"  # the record; not its blobs
     ok(root, "prune")
     ok(root, "commit", "child", "kept:2")  # its image's blobs are still there
     assert ok(root, "run", "--rm", "kept:2", "cat", "/k") == "kept\n"
@@ -210,3 +212,33 @@ def test_ps_format_templates_table_and_json(root: Path) -> None:
     proc = run(root, "ps", "--format", "{{.Nope")
     assert proc.returncode == 2
     ok(root, "rm", "fmt1")
+
+
+def test_rmi_refuses_an_image_a_container_uses(root: Path) -> None:
+    ok(root, "run", "--name", "rmisrc", "busybox", "sh", "-c", "echo x > /x")
+    image_id = ok(root, "commit", "rmisrc", "rmimg:1").strip()
+    short = image_id.removeprefix("sha256:")[:12]
+    ok(root, "run", "--name", "rmiuser", "rmimg:1", "cat", "/x")
+    (user,) = [
+        line.split()[0]
+        for line in ok(root, "ps", "-a", "--format", "{{.ID}} {{.Names}}").splitlines()
+        if line.endswith(" rmiuser")
+    ]
+    proc = run(root, "rmi", "rmimg:1")
+    assert proc.returncode == 1
+    assert (
+        'conflict: unable to remove repository reference "rmimg:1" (must force) - '
+        f"container {user} is using its referenced image {short}"
+    ) in proc.stderr
+    proc = run(root, "rmi", short)
+    assert proc.returncode == 1
+    assert (
+        f"conflict: unable to delete {short} (must be forced) - "
+        f"image is being used by stopped container {user}"
+    ) in proc.stderr
+    assert ok(root, "rmi", "-f", "rmimg:1") == "Untagged: rmimg:1\n"
+    assert ok(root, "inspect", "-f", "{{.Id}}", short).strip() == image_id  # dangling, kept
+    ok(root, "prune", "-a", "-f")
+    assert ok(root, "diff", "rmiuser").splitlines() == []  # its snapshots stay
+    ok(root, "rm", "rmiuser", "rmisrc")
+    assert ok(root, "rmi", short) == f"Deleted: {image_id}\n"

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from builder.errors import ImageError, ImageNotFoundError, StoreError
+from builder.errors import ImageConflictError, ImageError, ImageNotFoundError, StoreError
 from builder.image import mediatypes
 from builder.image.digest import sha256_digest
 from builder.image.model import Descriptor, Manifest
 from builder.store import Store
+from builder.store.records import ImageUser
 
 from .images import make_layer, store_image, unique_image
 
@@ -270,3 +271,39 @@ def test_corrupt_index_is_a_store_error(store: Store) -> None:
     (store.root / "index.json").write_text(json.dumps({"version": 1, "images": [entry]}))
     with pytest.raises(StoreError, match=r"corrupt"):
         store.images()
+
+
+def test_remove_an_image_a_container_uses(store: Store) -> None:
+    record = unique_image(store, "used", names=("app:1",))
+    stopped = ImageUser("c" * 64, record.id, running=False)
+    with pytest.raises(
+        ImageConflictError,
+        match=r'^conflict: unable to remove repository reference "app:1" \(must force\) - '
+        rf"container cccccccccccc is using its referenced image {record.short_id}$",
+    ):
+        store.remove("app:1", users=[stopped])
+    with pytest.raises(
+        ImageConflictError,
+        match=rf"^conflict: unable to delete {record.short_id} \(must be forced\) - "
+        r"image is being used by stopped container cccccccccccc$",
+    ):
+        store.remove(record.id, users=[stopped])
+    # -f untags; the image stays, dangling, for its container
+    assert store.remove("app:1", force=True, users=[stopped]) == ["Untagged: app:1"]
+    assert store.resolve(record.id).names == ()
+    running = ImageUser("e" * 64, record.id, running=True)
+    with pytest.raises(ImageConflictError, match=r"\(cannot be forced\) - .* running container"):
+        store.remove(record.id, force=True, users=[running])
+    assert store.remove(record.id, force=True, users=[stopped]) == [f"Deleted: {record.id}"]
+
+
+def test_a_used_image_with_two_tags_loses_one_without_force(store: Store) -> None:
+    record = unique_image(store, "used2", names=("app:1", "app:2"))
+    user = ImageUser("c" * 64, record.id, running=True)
+    assert store.remove("app:1", users=[user]) == ["Untagged: app:1"]
+    with pytest.raises(ImageConflictError, match="must force"):
+        store.remove("app:2", users=[user])
+    assert store.remove("app:2", force=True, users=[user]) == ["Untagged: app:2"]
+    assert store.find(record.id) is not None
+    other = ImageUser("d" * 64, "sha256:" + "0" * 64, running=True)
+    assert store.remove(record.id, users=[other]) == [f"Deleted: {record.id}"]
