@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from builder.cli.gotemplate import NIL_MAP, NIL_POINTER, NIL_SLICE, render, render_rows
+from builder.cli.gotemplate import (
+    NIL_MAP,
+    NIL_POINTER,
+    NIL_SLICE,
+    GoStruct,
+    GoTime,
+    render,
+    render_rows,
+)
 
 #: Docker's image-list and history headers for `table` formats.
 IMAGE_HEADERS = {
@@ -31,15 +39,29 @@ _NIL_KINDS = {
 }  # fmt: skip
 
 
+#: Maps whose values are Go's empty struct (`nat.PortSet`, `map[string]struct{}`).
+_SET_FIELDS = ("ExposedPorts", "Volumes")
+
+
 def _typed_config(config: Any) -> Any:
+    """A config as Docker's `container.Config` struct: every field, in its order."""
+    from builder.image.views import CONFIG_FIELDS
+
     if not isinstance(config, dict):
         return NIL_POINTER if config is None else config
-    out = dict(config)
+    out = GoStruct(omit_empty=frozenset(n for n, _, omit in CONFIG_FIELDS if omit))
+    for name, zero, _ in CONFIG_FIELDS:
+        out[name] = config.get(name, zero)
+    for name, value in config.items():  # fields Docker's struct does not know
+        out.setdefault(name, value)
     for name, nil in _NIL_KINDS.items():
         if out.get(name) is None:
             out[name] = nil
         elif isinstance(out[name], dict):
-            out[name] = dict(sorted(out[name].items()))  # Go maps print and encode sorted
+            items = sorted(out[name].items())  # Go maps print and encode sorted
+            if name in _SET_FIELDS:
+                items = [(k, GoStruct()) for k, _ in items]
+            out[name] = dict(items)
     return out
 
 
@@ -53,8 +75,29 @@ def inspect_template_data(doc: Mapping[str, Any]) -> dict[str, Any]:
         if data.get(key) is None:
             data[key] = NIL_SLICE
     graph = data.get("GraphDriver")
-    if isinstance(graph, dict) and graph.get("Data") is None:
-        data["GraphDriver"] = {**graph, "Data": NIL_MAP}
+    if isinstance(graph, dict):  # types.GraphDriverData{Data map[string]string; Name string}
+        driver = graph.get("Data")
+        data["GraphDriver"] = GoStruct(
+            {
+                "Data": NIL_MAP if driver is None else dict(sorted(driver.items())),
+                "Name": graph.get("Name", ""),
+            }
+        )
+    root_fs = data.get("RootFS")
+    if isinstance(root_fs, dict):  # types.RootFS{Type; Layers []string; BaseLayer string}
+        layers = root_fs.get("Layers")
+        data["RootFS"] = GoStruct(
+            {
+                "Type": root_fs.get("Type", ""),
+                "Layers": NIL_SLICE if layers is None else layers,
+                "BaseLayer": root_fs.get("BaseLayer", ""),
+            },
+            omit_empty=frozenset({"Layers", "BaseLayer"}),
+        )
+    metadata = data.get("Metadata")
+    if isinstance(metadata, dict):  # types.ImageMetadata{LastTagTime time.Time}
+        when = metadata.get("LastTagTime") or "0001-01-01T00:00:00Z"
+        data["Metadata"] = GoStruct({"LastTagTime": GoTime(when)})
     return data
 
 

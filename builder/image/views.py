@@ -152,7 +152,7 @@ def history_rows(image_id: str, config: ImageConfig, manifest: Manifest) -> list
 
 #: Docker's container.Config fields in order, with their zero values (None: null);
 #: the `omitempty` ones are left out when empty, as Docker leaves them out.
-_CONFIG_FIELDS: tuple[tuple[str, Any, bool], ...] = (
+CONFIG_FIELDS: tuple[tuple[str, Any, bool], ...] = (
     ("Hostname", "", False), ("Domainname", "", False), ("User", "", False),
     ("AttachStdin", False, False), ("AttachStdout", False, False), ("AttachStderr", False, False),
     ("ExposedPorts", None, True), ("Tty", False, False), ("OpenStdin", False, False),
@@ -168,7 +168,7 @@ _CONFIG_FIELDS: tuple[tuple[str, Any, bool], ...] = (
 def docker_config(config: dict[str, Any]) -> dict[str, Any]:
     """An image's `config` as Docker's inspect shows it: every field, in Docker's order."""
     out: dict[str, Any] = {}
-    for name, zero, omit_empty in _CONFIG_FIELDS:
+    for name, zero, omit_empty in CONFIG_FIELDS:
         value = config.get(name, zero)
         if omit_empty and not value:
             continue

@@ -14,12 +14,23 @@ from builder.cli.gotemplate.evaluator import execute
 from builder.cli.gotemplate.functions import FUNCTIONS, HEADER_FUNCTIONS
 from builder.cli.gotemplate.parser import parse
 from builder.cli.gotemplate.tabwriter import tabulate
-from builder.cli.gotemplate.values import NIL_MAP, NIL_POINTER, NIL_SLICE, Nil, plain, to_json
+from builder.cli.gotemplate.values import (
+    NIL_MAP,
+    NIL_POINTER,
+    NIL_SLICE,
+    GoStruct,
+    GoTime,
+    Nil,
+    plain,
+    to_json,
+)
 
 __all__ = [
     "NIL_MAP",
     "NIL_POINTER",
     "NIL_SLICE",
+    "GoStruct",
+    "GoTime",
     "Nil",
     "TemplateError",
     "plain",

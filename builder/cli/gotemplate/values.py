@@ -24,10 +24,47 @@ NIL_MAP = Nil("map")
 NIL_POINTER = Nil("pointer")
 
 
+class GoStruct(dict[str, Any]):
+    """A Go struct: fields in declaration order; prints `{v1 v2 ...}`, not `map[...]`.
+
+    Field access and `json` work as on a dict; `json` leaves out the fields
+    named in `omit_empty` when they are empty (Go's `json:",omitempty"`).
+    """
+
+    def __init__(self, fields: Any = (), omit_empty: frozenset[str] = frozenset()) -> None:
+        super().__init__(fields)
+        self.omit_empty = omit_empty
+
+
+class GoTime(str):
+    """A Go `time.Time`, held as its JSON text (RFC 3339); prints as `Time.String()`."""
+
+    def go_string(self) -> str:
+        """`2006-01-02 15:04:05.999999999 -0700 MST` (fraction trimmed; UTC as `+0000 UTC`)."""
+        text = str(self)
+        date, _, rest = text.partition("T")
+        clock = rest
+        zone = ""
+        for mark in ("Z", "+", "-"):
+            if mark in rest:
+                clock, _, zone = rest.partition(mark)
+                zone = mark + zone
+                break
+        whole, dot, fraction = clock.partition(".")
+        fraction = fraction.rstrip("0")
+        clock = whole + ("." + fraction if dot and fraction else "")
+        if zone in ("Z", "+00:00", ""):
+            return f"{date} {clock} +0000 UTC"
+        offset = zone.replace(":", "")
+        return f"{date} {clock} {offset} {offset}"
+
+
 def truth(value: Any) -> bool:
     """text/template's truth: false, 0, nil and empty things are false."""
     if value is None or isinstance(value, Nil):
         return False
+    if isinstance(value, GoStruct):
+        return True  # a struct (or a non-nil pointer to one) is always true
     if isinstance(value, (bool, int, float, str, list, dict, tuple)):
         return bool(value)
     return True
@@ -61,6 +98,10 @@ def to_text(value: Any, top: bool = True) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return format_float(value)
+    if isinstance(value, GoTime):
+        return value.go_string()
+    if isinstance(value, GoStruct):
+        return "{" + " ".join(to_text(v, False) for v in value.values()) + "}"
     if isinstance(value, dict):
         inner = " ".join(
             f"{to_text(k, False)}:{to_text(v, False)}" for k, v in sorted(value.items())
@@ -74,6 +115,12 @@ def to_text(value: Any, top: bool = True) -> str:
 def _plain(value: Any) -> Any:
     if isinstance(value, Nil):
         return None
+    if isinstance(value, GoTime):
+        return str(value)
+    if isinstance(value, GoStruct):
+        return {
+            k: _plain(v) for k, v in value.items() if not (k in value.omit_empty and not truth(v))
+        }
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
