@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import EngineError, EngineUnavailableError
+from builder.export import docker_engine
 from builder.export.docker_engine import EngineAddress, find_engine, load_image
 from builder.export.output_spec import OutputSpec, parse_outputs
 from tests.cli.test_image_commands import ok, run
@@ -200,13 +201,33 @@ def test_no_engine_is_a_clear_error_before_building(root: Path, context: Path, t
     assert ok(root, "images", "-q", "app") == ""  # nothing was built
 
 
-def test_no_engine_at_the_default_socket(tmp_path: Path) -> None:
-    if Path("/var/run/docker.sock").exists() or Path("/run/podman/podman.sock").exists():
-        pytest.skip("this machine has an engine socket")
+def _no_host_sockets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Point the default socket and Podman's system socket into `tmp_path` (absent there),
+    so the test does not depend on what engines this machine runs."""
+    default = tmp_path / "var-run" / "docker.sock"
+    monkeypatch.setattr(docker_engine, "DEFAULT_SOCKET", str(default))
+    system_podman = tmp_path / "run-podman" / "podman.sock"
+    real = docker_engine.podman_sockets
+    monkeypatch.setattr(
+        docker_engine,
+        "podman_sockets",
+        lambda env: [
+            p if p != Path("/run/podman/podman.sock") else system_podman for p in real(env)
+        ],
+    )
+    return default
+
+
+def test_the_default_socket_is_dockers() -> None:
+    assert docker_engine.DEFAULT_SOCKET == "/var/run/docker.sock"
+
+
+def test_no_engine_at_the_default_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = _no_host_sockets(monkeypatch, tmp_path)
     with pytest.raises(EngineUnavailableError) as info:
         find_engine({"XDG_RUNTIME_DIR": str(tmp_path)})
     assert info.value.message == (
-        "--load: no Docker engine at unix:///var/run/docker.sock "
+        f"--load: no Docker engine at unix://{default} "
         "(set DOCKER_HOST, or use `pybuild save IMAGE | docker load`)"
     )
 
@@ -237,9 +258,10 @@ def test_tcp_docker_host_from_the_cli(root: Path, context: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_podman_socket_when_docker_has_none(tmp_path: Path) -> None:
-    if Path("/var/run/docker.sock").exists():
-        pytest.skip("this machine has /var/run/docker.sock, which comes first")
+def test_podman_socket_when_docker_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_host_sockets(monkeypatch, tmp_path)
     path = tmp_path / "podman" / "podman.sock"
     path.parent.mkdir()
     with socket.socket(socket.AF_UNIX) as listener:
