@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import http.server
 import io
-import socket
-import subprocess
 import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -16,6 +13,7 @@ from typing import ClassVar
 import pytest
 
 from tests.cli.test_image_commands import ok, run
+from tests.git_daemon import serve_git
 from tests.solve.test_add import _git
 
 
@@ -144,28 +142,8 @@ def git_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _git(work, "add", "-A")
     _git(work, "commit", "-q", "-m", "one")
     _git(base, "clone", "-q", "--bare", str(work), "repo.git")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--export-all", "--reuseaddr", f"--base-path={base}",
-         "--listen=127.0.0.1", f"--port={port}", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or daemon.poll() is not None:
-                    pytest.fail("git daemon did not start")
-                time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}/repo.git"
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
+    with serve_git(base) as server:
+        yield f"{server}/repo.git"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

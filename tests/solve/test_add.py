@@ -15,7 +15,6 @@ import stat
 import subprocess
 import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +29,7 @@ from builder.solve.copy.kinds import SourceKind, source_kind
 from builder.solve.copy.place import CopyReport
 from builder.solve.copy.request import InlineFile
 from builder.solve.copy.url import url_file_name
+from tests.git_daemon import serve_git
 from tests.solve.test_copy import (
     GROUP,
     PASSWD,
@@ -437,28 +437,8 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     _git(work, "commit", "-q", "-am", "two")
     commits["main"] = _git(work, "rev-parse", "HEAD")
     _git(base, "clone", "-q", "--bare", str(work), "repo.git")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--export-all", "--reuseaddr", f"--base-path={base}",
-         "--listen=127.0.0.1", f"--port={port}", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or daemon.poll() is not None:
-                    pytest.fail("git daemon did not start")
-                time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}/repo.git", commits
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
+    with serve_git(base) as server:
+        yield f"{server}/repo.git", commits
 
 
 def test_git_tag_checkout_without_dot_git(
