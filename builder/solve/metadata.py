@@ -33,6 +33,8 @@ from builder.dockerfile.commands import (
     VolumeCommand,
     copy_words,
 )
+from builder.dockerfile.flags import InvalidCommand
+from builder.dockerfile.ports import exposed_ports
 from builder.errors import BuildError
 from builder.image.model import HealthCheck, ImageConfig
 from builder.plan.model import Step
@@ -76,21 +78,11 @@ def set_env(env: list[str], key: str, value: str) -> list[str]:
 
 
 def parse_exposed(spec: str, where: str) -> list[str]:
-    """`80`, `80/udp`, `8000-8001/tcp`, `127.0.0.1:80:80` -> ["80/tcp", ...]."""
-    port, _, proto = spec.partition("/")
-    proto = (proto or "tcp").lower()
-    port = port.rsplit(":", 1)[-1]  # ip:host:container: only the container port is exposed
-    if proto not in ("tcp", "udp", "sctp"):
-        raise BuildError(f"{where}: invalid protocol {proto!r} in EXPOSE {spec}")
-    low, dash, high = port.partition("-")
+    """`80`, `80/udp`, `8000-8001/tcp`, `127.0.0.1:80:80` -> ["80/tcp", ...] (Docker's rules)."""
     try:
-        first = int(low)
-        last = int(high) if dash else first
-    except ValueError:
-        raise BuildError(f"{where}: invalid port {spec!r} in EXPOSE") from None
-    if not (0 <= first <= last <= 65535):
-        raise BuildError(f"{where}: invalid port range {spec!r} in EXPOSE")
-    return [f"{p}/{proto}" for p in range(first, last + 1)]
+        return exposed_ports(spec)
+    except InvalidCommand as err:
+        raise BuildError(f"{where}: EXPOSE {spec}: {err.message}") from None
 
 
 def resolve_workdir(current: str, path: str) -> str:
