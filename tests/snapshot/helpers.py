@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.snapshot.apply import ApplyResult, apply_layer
+from builder.snapshot.trees import open_below
 
 T = 1_600_000_000  # the mtime of test entries
 
@@ -172,3 +173,14 @@ def make_tree(root: Path, *, devices: bool = True) -> Path:
         for name in filenames + dirnames:
             set_mtime(Path(dirpath) / name, T + n)
     return root
+
+
+def read_below(top: Path, rel: str) -> bytes:
+    """A file's bytes at any depth below `top` (its path may be longer than PATH_MAX)."""
+    dir_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = open_below(dir_fd, rel, os.O_RDONLY | os.O_NOFOLLOW)
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as file:
+        return file.read()

@@ -15,6 +15,7 @@ from builder.snapshot.apply import apply_layer
 from builder.snapshot.layer import write_layer
 from builder.snapshot.paths import MAX_LAYER_PATH
 from builder.snapshot.trees import open_below, remove_tree
+from tests.snapshot.helpers import read_below
 
 DEPTH = 3000
 
@@ -44,16 +45,6 @@ def work(tmp_path: Path) -> Iterator[Path]:
     remove_tree(tmp_path / "work")  # pytest's own clean-up recurses
 
 
-def _read(top: Path, rel: str) -> bytes:
-    dir_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fd = open_below(dir_fd, rel, os.O_RDONLY | os.O_NOFOLLOW)
-    finally:
-        os.close(dir_fd)
-    with os.fdopen(fd, "rb") as file:
-        return file.read()
-
-
 @pytest.mark.parametrize("overlay", [False, True], ids=["flatten", "overlay"])
 def test_deep_tree_round_trip(work: Path, overlay: bool) -> None:
     work.mkdir()
@@ -73,7 +64,7 @@ def test_deep_tree_round_trip(work: Path, overlay: bool) -> None:
     result = apply_layer(out, work / "dest", overlay=overlay)
     assert result.diff_id == blob.diff_id
     bottom = "/".join(["d"] * 2500)
-    assert _read(work / "dest", f"{bottom}/f") == b"2500"
+    assert read_below(work / "dest", f"{bottom}/f") == b"2500"
     dir_fd = os.open(work / "dest", os.O_RDONLY | os.O_DIRECTORY)
     try:
         deep_fd = open_below(dir_fd, deepest, os.O_RDONLY | os.O_DIRECTORY)
@@ -101,5 +92,5 @@ def test_open_below_long_names(work: Path) -> None:
     """A path of 255-byte names past PATH_MAX is opened piece by piece."""
     work.mkdir()
     _deep_tree(work / "src", 20, every=19, name="n" * 255)
-    assert _read(work / "src", "/".join(["n" * 255] * 19) + "/f") == b"19"
-    assert _read(work / "src", "f") == b"0"
+    assert read_below(work / "src", "/".join(["n" * 255] * 19) + "/f") == b"19"
+    assert read_below(work / "src", "f") == b"0"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from builder.image.digest import chain_ids
-from builder.snapshot.trees import open_below, remove_tree
+from builder.snapshot.trees import remove_tree
 from builder.store import Store
+from tests.snapshot.helpers import read_below
 from tests.solve.building import busybox_store, run_build, write_context
 
 DEPTH = 3000
@@ -39,16 +39,6 @@ def _layer_members(store: Store, digest: str) -> dict[str, tarfile.TarInfo]:
         return {member.name.rstrip("/"): member for member in tar}
 
 
-def _read_below(top: Path, rel: str) -> bytes:
-    dir_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fd = open_below(dir_fd, rel, os.O_RDONLY | os.O_NOFOLLOW)
-    finally:
-        os.close(dir_fd)
-    with os.fdopen(fd, "rb") as file:
-        return file.read()
-
-
 def test_deep_tree_is_committed_and_restored_from_cache(store: Store, tmp_path: Path) -> None:
     context = write_context(tmp_path / "ctx", DOCKERFILE)
     first = run_build(store, context, tags=["deep:1"])
@@ -67,4 +57,4 @@ def test_deep_tree_is_committed_and_restored_from_cache(store: Store, tmp_path: 
     second = run_build(store, context, tags=["deep:2"])
     assert second.record.manifest_digest == first.record.manifest_digest
     assert snapshot.is_dir()
-    assert _read_below(snapshot, f"{DEEPEST}/f") == b"bottom\n"
+    assert read_below(snapshot, f"{DEEPEST}/f") == b"bottom\n"
