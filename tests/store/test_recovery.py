@@ -32,8 +32,10 @@ RUN --mount=type=secret,id=tok --mount=type=secret,id=tok,env=TOK \
 COPY hello.txt /hello
 FROM busybox
 COPY --from=one /y /y2
-RUN sleep 1 && echo z > /z
+RUN sleep 3 && echo z > /z
 """
+#: The build lasts longer than the latest kill (3 s) on a fast machine too: the last
+#: step sleeps 3 s after about 1.5 s of earlier steps, so every kill lands mid-build.
 
 
 def _pybuild(root: Path, *args: str) -> list[str]:
@@ -119,7 +121,7 @@ def test_kill_9_at_random_moments_then_prune(tmp_path: Path, busybox_rootfs_tar:
     assert _files_holding(root, SECRET.encode()) == []
     assert _files_holding(SHM, SECRET.encode()) == []
     # no process of the killed builds' containers is alive
-    sleepers = subprocess.run(["pgrep", "-f", "sleep 1 && "], capture_output=True, text=True)
+    sleepers = subprocess.run(["pgrep", "-f", "sleep [13] && "], capture_output=True, text=True)
     assert sleepers.stdout.strip() == ""
 
     rebuilt = _finish(_build(root, context, "-q"))
