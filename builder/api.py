@@ -118,6 +118,8 @@ class BuildRequest:
     pull: bool = False
     explain_cache: bool = False
     jobs: int = 0  #: stages run at once (0: CPUs, at least 4)
+    #: the client's `$SOURCE_DATE_EPOCH` (a `--build-arg SOURCE_DATE_EPOCH` wins over it):
+    #: image and history times, and the mtimes of what the steps add, are clamped to it
     source_date_epoch: int | None = None
     insecure_registries: list[str] = field(default_factory=list)
     #: for bare build args, secrets and `--load`'s DOCKER_HOST (default: os.environ)
@@ -337,7 +339,7 @@ def _check(
         dockerfile_path=path,
         tags=tags if any(spec.into_store for spec in outputs) else [],
         target=request.target,
-        build_args=dict(request.build_args),
+        build_args=_with_epoch(request.build_args, request.source_date_epoch),
         labels=dict(request.labels),
         platform=request.platforms[0] if request.platforms else None,
         network="host" if request.network == "default" else request.network,
@@ -359,6 +361,16 @@ def _check(
         contexts={named.name: named for named in contexts},
     )
     return _Checked(solve, outputs, cache_from, cache_to)
+
+
+def _with_epoch(build_args: dict[str, str | None], epoch: int | None) -> dict[str, str | None]:
+    """The build args, with `SOURCE_DATE_EPOCH` from `epoch` unless one is given (as buildx)."""
+    from builder.plan.epoch import SOURCE_DATE_EPOCH
+
+    args = dict(build_args)
+    if epoch is not None and SOURCE_DATE_EPOCH not in args:
+        args[SOURCE_DATE_EPOCH] = str(epoch)
+    return args
 
 
 def _fetch_named_contexts(solve: SolveRequest, store: Store, stack: ExitStack) -> None:

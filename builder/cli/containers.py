@@ -281,8 +281,7 @@ def register(root: typer.Typer) -> None:
         ("ps", ps_command),
         ("rm", rm_command),
         ("commit", commit_command),
-        ("diff", diff_command),
-    ):
+    ):  # the top-level `diff` (a container, or two images) is `builder.cli.diff`'s
         root.command(name)(command)
     app.command("run", context_settings={"allow_interspersed_args": False})(run_command)
     root.add_typer(app, name="container")

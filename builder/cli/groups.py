@@ -1,7 +1,8 @@
 """Docker's management-command groups: `pybuild image ...` and `pybuild builder ...`.
 
 `image ls|inspect|history|rm|tag|prune|pull|push|save|load|import` are the
-top-level commands under docker's group names, with the same options.
+top-level commands under docker's group names, with the same options;
+`image diff IMAGE1 IMAGE2` is `pybuild diff` of two images.
 `builder prune` removes the build cache only (`docker builder prune`).
 """
 
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from builder.cli import images, transfer
+from builder.cli import diff, images, transfer
 from builder.cli.images import _confirm, _fail, open_store
 from builder.errors import PybuildError
 
@@ -36,6 +37,7 @@ for _names, _command in (
     (("save",), transfer.save_command),
     (("load",), transfer.load_command),
     (("import",), transfer.import_command),
+    (("diff",), diff.image_diff_command),
 ):
     for _name in _names:
         image_app.command(_name, hidden=_name != _names[0])(_command)

@@ -482,6 +482,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
     from builder.cli.build_progress import LiveProgress
     from builder.cli.signals import cancel_on_signals
     from builder.export.outputs import write_metadata_file
+    from builder.plan.epoch import parse_epoch
     from builder.solve.progress import MODES
 
     if options.progress not in MODES:
@@ -494,7 +495,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         prefix = "warning" if warning.topic == "output" else "WARNING"
         sys.stderr.write(f"{prefix}: {warning.message}\n")
 
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = parse_epoch(os.environ.get("SOURCE_DATE_EPOCH"), where="$SOURCE_DATE_EPOCH")
     cancel = threading.Event()
     request = BuildRequest(
         context=Path(context), dockerfile=dockerfile, dockerfile_name=shown,
@@ -507,7 +508,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         explain_cache=options.explain_cache, jobs=options.jobs, add_hosts=options.add_hosts,
         ulimits=options.ulimits, shm_size=options.shm_size, cgroup_parent=options.cgroup_parent,
         annotations=options.annotations, build_contexts=options.build_contexts,
-        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+        source_date_epoch=epoch,
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
         cancel=cancel,
@@ -606,7 +607,7 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import containers, groups, images, system, transfer
+    from builder.cli import containers, diff, groups, images, system, transfer
 
     for name, command in (
         ("images", images.images_command),
@@ -629,6 +630,7 @@ def _register_image_commands() -> None:
     app.add_typer(groups.image_app, name="image")
     app.add_typer(groups.builder_app, name="builder")
     containers.register(app)
+    app.command("diff")(diff.diff_command)
 
 
 _register_image_commands()

@@ -7,6 +7,7 @@ imported inside the commands to keep `pybuild --help` fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
@@ -192,7 +193,8 @@ def import_command(
     from functools import partial
 
     from builder.cli.import_changes import apply_changes, parse_changes
-    from builder.export.rootfs_import import import_rootfs
+    from builder.export.rootfs_import import import_rootfs, rfc3339
+    from builder.plan.epoch import parse_epoch
 
     try:
         changes = parse_changes(change or [])
@@ -201,7 +203,9 @@ def import_command(
         if isinstance(src, Path) and not src.is_file():
             raise UsageError(f"cannot import {source!r}: no such file")
         edit = partial(apply_changes, changes=changes) if changes else None
-        record = import_rootfs(store, src, name, message=message, edit_config=edit)
+        epoch = parse_epoch(os.environ.get("SOURCE_DATE_EPOCH"), where="$SOURCE_DATE_EPOCH")
+        created = rfc3339(epoch) if epoch is not None else None
+        record = import_rootfs(store, src, name, message=message, created=created, edit_config=edit)
         sys.stdout.write(record.id + "\n")
     except PybuildError as err:
         _fail(err)

@@ -4,10 +4,14 @@ Like `docker import`: the tar (plain, gzip, zstd, bzip2 or xz) is read once,
 every member is checked against the hostile-input rules (a bad one raises
 LayerError), and it is stored as one gzip layer, unpacked into its snapshot
 before the image record is written: a failure adds no image and moves no
-name. The
-config is for the host platform, `created` now (UTC), with one history
-entry `{"created_by": "pybuild import", "comment": "Imported from FILE"}`.
+name. The config is for the host platform, with one history entry
+`{"created_by": "pybuild import", "comment": "Imported from FILE"}`.
 Media types are OCI's.
+
+`created` is not the time of the import (docker's choice), so that the same
+tarball always gives the same image ID: it is `SOURCE_DATE_EPOCH` when the
+caller gives one, else the newest mtime in the tarball (when its files were
+last changed), never later than now; 1970-01-01 for a tarball without entries.
 """
 
 from __future__ import annotations
@@ -30,9 +34,15 @@ if TYPE_CHECKING:
 CREATED_BY = "pybuild import"
 
 
-def rfc3339_now() -> str:
-    """The current UTC time as RFC 3339 with a `Z` (`2024-05-01T12:00:00.123456Z`)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def rfc3339(seconds: int) -> str:
+    """Seconds since the Unix epoch as RFC 3339 in UTC (`1970-01-01T00:00:00Z`)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def created_of(newest_mtime: int, *, now: float | None = None) -> str:
+    """`created` of an imported tarball whose newest entry is `newest_mtime` (clamped to now)."""
+    latest = int(datetime.now(UTC).timestamp() if now is None else now)
+    return rfc3339(max(0, min(newest_mtime, latest)))
 
 
 @contextlib.contextmanager
@@ -75,8 +85,9 @@ def import_rootfs(
 
     `name` (e.g. `busybox:1`) is normalized and tagged. The history comment is
     `message`, else `Imported from <source_label>` (default: the path, or `-`
-    for a stream). `created` (RFC 3339) defaults to now. `edit_config` changes
-    the config in place before it is stored (`import --change`).
+    for a stream). `created` (RFC 3339) defaults to the newest mtime in the
+    tarball (see the module docstring). `edit_config` changes the config in
+    place before it is stored (`import --change`).
     """
     from builder.snapshot.layer import recompress_tar
 
@@ -87,10 +98,10 @@ def import_rootfs(
         except ReferenceError as err:
             raise UsageError(str(err)) from None
     label = source_label or (str(source) if isinstance(source, Path) else "-")
-    created = created or rfc3339_now()
     with store.lease():
         with _opened(source) as stream, store.blob_writer() as writer:
             layer = recompress_tar(stream, writer, compression="gzip")
+        created = created or created_of(layer.newest_mtime)
         config = import_config(
             layer.diff_id, created=created, comment=message or f"Imported from {label}"
         )

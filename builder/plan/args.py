@@ -12,6 +12,8 @@
   scope: BuildKit hands down both ENV and ARG values.
 - The proxy ARGs (`HTTP_PROXY`...) need no declaration: given as build args
   they reach RUN steps, and are never reported as unused.
+- `SOURCE_DATE_EPOCH` is a built-in build arg (BuildKit's): never reported
+  as unused; a stage sees it, as any build arg, after `ARG SOURCE_DATE_EPOCH`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ PROXY_ARGS: tuple[str, ...] = tuple(
     for upper in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
     for name in (upper, upper.lower())
 )
+#: BuildKit's built-in build arg for reproducible builds (`builder.plan.epoch`).
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 #: Build args that are never reported as "not consumed".
-PREDEFINED_ARGS: frozenset[str] = frozenset(PLATFORM_ARGS + PROXY_ARGS)
+PREDEFINED_ARGS: frozenset[str] = frozenset((*PLATFORM_ARGS, *PROXY_ARGS, SOURCE_DATE_EPOCH))
 
 
 @dataclass(frozen=True)

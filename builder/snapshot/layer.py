@@ -77,6 +77,7 @@ class LayerBlob:
     size: int  # bytes written to `out`
     compression: str  # "gzip" | "zstd" | "none"
     entries: int = 0  # tar entries written (0: the layer changes nothing)
+    newest_mtime: int = 0  # the latest mtime of an entry (seconds; 0 without entries)
 
 
 # --------------------------------------------------------------------------- the tar writer
@@ -97,10 +98,12 @@ class _LayerTarWriter:
         self._diff = self._digest if compression == "none" else HashingWriter(self._compressor)
         self._tar = TarWriter(cast(BinaryIO, self._diff))
         self.entries = 0
+        self.newest_mtime = 0
 
     def add(self, header: TarHeader, data: BinaryIO | None = None) -> None:
         self._tar.add(header, data)
         self.entries += 1
+        self.newest_mtime = max(self.newest_mtime, header.mtime)
 
     def finish(self) -> LayerBlob:
         self._tar.close()
@@ -111,6 +114,7 @@ class _LayerTarWriter:
             size=self._digest.size,
             compression=self._compression,
             entries=self.entries,
+            newest_mtime=self.newest_mtime,
         )
 
     def abort(self) -> None:

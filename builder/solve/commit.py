@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 
 def timestamp(epoch: int | None) -> str:
-    """Now (or `SOURCE_DATE_EPOCH`) as the image config writes times."""
-    when = datetime.fromtimestamp(epoch, UTC) if epoch is not None else datetime.now(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now (or `SOURCE_DATE_EPOCH`, whole seconds as BuildKit writes it) as the config's times."""
+    if epoch is not None:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def add_history(state: StageState, text: str, *, empty: bool, created: str) -> None:

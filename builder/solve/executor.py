@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from builder.errors import BuildCancelled, BuildError, PybuildError
 from builder.image import mediatypes
 from builder.image.model import Descriptor, Manifest
 from builder.image.reference import ReferenceError, parse_tag
+from builder.plan.epoch import plan_epoch
 from builder.plan.graph import plan
 from builder.plan.model import BuildPlan, PlannedStage, Step
 from builder.plan.named_contexts import NamedContext, context_name
@@ -101,6 +103,9 @@ class _Build:
             base_image=self.bases.config,
             contexts={name: c.image for name, c in request.contexts.items()},
         )
+        epoch = plan_epoch(self.plan.build_args, self.plan.global_args)
+        if epoch is not None and epoch != request.source_date_epoch:
+            request = self.request = replace(request, source_date_epoch=epoch)
         try:
             ignore = load_ignore_patterns(request.context_dir, request.dockerfile_path)
         except DockerignoreError as err:
@@ -112,6 +117,7 @@ class _Build:
         self.keyer = StepKeyer(
             request.context_dir, ignore, statcache, network=request.network,
             from_key=self._from_key, run_inputs=request.sandbox.cache_inputs(),
+            epoch=request.source_date_epoch,
         )  # fmt: skip
         self.progress(BuildStarted(self._vertex_count()))
         jobs = request.jobs or default_jobs()

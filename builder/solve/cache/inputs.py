@@ -6,7 +6,8 @@ ssh ids, the context files its bind mounts select and the keys of the
 stages they come from; for COPY/ADD the digests of exactly the context
 files it selects (through the stat cache, so unchanged files are not read
 again), its heredoc bodies after expansion, and the key of its `--from`
-stage. A download without `--checksum` cannot be keyed beforehand.
+stage. A download without `--checksum` cannot be keyed beforehand. With
+SOURCE_DATE_EPOCH set, every step also keys on the epoch.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class StepKeyer:
         network: str,
         from_key: Callable[[str], str],
         run_inputs: dict[str, str] | None = None,
+        epoch: int | None = None,
     ) -> None:
         self.context_dir = context_dir
         self.ignore = ignore
@@ -55,11 +57,24 @@ class StepKeyer:
         self.from_key = from_key  #: the cache key of a `--from` stage, or an image's digest
         #: what every RUN depends on besides its own text: `--add-host`, `--ulimit`...
         self.run_inputs = dict(run_inputs or {})
+        #: SOURCE_DATE_EPOCH: it sets the mtimes and `created` of every step's result
+        self.epoch = epoch
         self._lock = threading.Lock()
         self._entries: list[ContextEntry] | None = None
 
     def inputs(self, parent: str, step: Step, shell: list[str]) -> StepInputs | None:
-        """What the step's result depends on; None when that cannot be known beforehand."""
+        """What the step's result depends on; None when that cannot be known beforehand.
+
+        With SOURCE_DATE_EPOCH set, the epoch is one of them: a result cached
+        under another epoch (or none) has other mtimes and times than a fresh
+        build would give, so it is not reused.
+        """
+        inputs = self._inputs(parent, step, shell)
+        if inputs is not None and self.epoch is not None:
+            inputs.extra["source-date-epoch"] = str(self.epoch)
+        return inputs
+
+    def _inputs(self, parent: str, step: Step, shell: list[str]) -> StepInputs | None:
         if step.kind == "arg":  # declaring is not using: the value counts where it is used
             return StepInputs(parent, step.instruction)
         if step.kind in _TEXT_KINDS:
