@@ -1,7 +1,10 @@
 """COPY and ADD: files from the context, another stage, heredocs or the network, as a layer.
 
 The typed command is already expanded (paths, flags, heredoc bodies); the
-file work is `builder.solve.copy`'s. With `--link` the files go into an
+file work is `builder.solve.copy`'s. With SOURCE_DATE_EPOCH, what comes
+from the build context (files, heredocs, downloads) gets the epoch as its
+mtime; archive members and files of a stage or an image keep theirs, and
+the layer writer clamps them to the epoch. With `--link` the files go into an
 empty tree that becomes the layer on its own, as BuildKit does.
 """
 
@@ -31,9 +34,11 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
     assert isinstance(cmd, CopyCommand | AddCommand)
     from_ = cmd.from_ if isinstance(cmd, CopyCommand) else None
     link = cmd.link and cmd.chmod is None  # BuildKit drops --link with --chmod
-    epoch = ws.request.source_date_epoch
     src_root = ws.readonly_root(from_, stack) if from_ else ws.request.context_dir
     named = ws.named_dir(from_) if from_ else None  # a directory: files as from the context
+    # SOURCE_DATE_EPOCH: files from a context directory (mtimes of a checkout, in no cache
+    # key) get the epoch; a stage's or an image's keep theirs, clamped when the layer is written
+    epoch = ws.request.source_date_epoch if not from_ or named is not None else None
     ignore = ws.ignore if not from_ else named_ignore(named) if named is not None else None
     with ws.step_work() as work:
         with ws.mounted(state, work) as mounted:
