@@ -5,7 +5,8 @@ into an in-memory tree of entries (whiteouts and opaque markers delete what
 the layers below hold, an entry that is not a directory replaces a whole
 subtree, a directory over a directory keeps its children), and the two trees
 are compared path by path. A path only the second image has is `A`, one only
-the first has is `D`, one both have with another type, mode, owner, size,
+the first has is `D` (not what is below a deleted directory, as `docker
+diff` prints a deletion), one both have with another type, mode, owner, size,
 content digest, link target, device numbers, xattrs or (unless
 `ignore_mtime`) mtime is `C`, with the names of the fields that differ.
 
@@ -234,12 +235,15 @@ def diff_trees(
 ) -> list[PathChange]:
     """The changes from `old` to `new`, sorted by path."""
     changes: list[PathChange] = []
+    deleted: set[str] = set()
     for path in sorted(old.keys() | new.keys()):
         before, after = old.get(path), new.get(path)
         if before is None:
             changes.append(PathChange(path, "A", new=after))
         elif after is None:
-            changes.append(PathChange(path, "D", old=before))
+            deleted.add(path)
+            if path.rpartition("/")[0] not in deleted:  # as docker diff: the top only
+                changes.append(PathChange(path, "D", old=before))
         elif before != after:
             differ = tuple(
                 name
