@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from tests.cli.test_image_commands import (  # noqa: F401
@@ -17,20 +16,20 @@ from tests.cli.test_image_commands import (  # noqa: F401
 from tests.registry_server import RegistryServer
 
 
-def _import(store: Path, tar: Path, name: str | None, *extra: str) -> str:
+def _import(store: Path, tar: Path, name: str | None, *extra: str, epoch: int = 0) -> str:
     args = [*extra, str(tar)] + ([name] if name else [])
-    return ok(store, "import", *args).strip()
+    env = {"SOURCE_DATE_EPOCH": str(epoch)} if epoch else None
+    return ok(store, "import", *args, env=env).strip()
 
 
 def test_images_filters_and_all(
     root: Path,  # noqa: F811
     busybox_rootfs_tar: Path,
 ) -> None:
-    old = _import(root, busybox_rootfs_tar, "app:1", "-c", "LABEL tier=web")
-    time.sleep(0.01)
-    mid = _import(root, busybox_rootfs_tar, "tools/box:2", "-c", "LABEL tier=db")
-    time.sleep(0.01)
-    new = _import(root, busybox_rootfs_tar, None)
+    # `created` of an import is the tarball's newest mtime: $SOURCE_DATE_EPOCH orders them
+    old = _import(root, busybox_rootfs_tar, "app:1", "-c", "LABEL tier=web", epoch=1000)
+    mid = _import(root, busybox_rootfs_tar, "tools/box:2", "-c", "LABEL tier=db", epoch=2000)
+    new = _import(root, busybox_rootfs_tar, None, epoch=3000)
 
     def ids(*args: str) -> list[str]:
         return ok(root, "images", "-q", "--no-trunc", *args).split()
