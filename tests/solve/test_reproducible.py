@@ -129,7 +129,7 @@ def test_two_fresh_stores_give_the_same_image_digest(
 ) -> None:
     first_store = _fresh_store(tmp_path / "store-1", busybox_rootfs_tar)
     second_store = _fresh_store(tmp_path / "store-2", busybox_rootfs_tar)
-    first_ctx = _context(tmp_path / "ctx-1", url, 1_500_000_000)
+    first_ctx = _context(tmp_path / "ctx-1", url, 500_000_000)  # before the epoch
     second_ctx = _context(tmp_path / "ctx-2", url, time.time() + 3600)
     # the client's $SOURCE_DATE_EPOCH for one, `--build-arg SOURCE_DATE_EPOCH` for the other
     first = builder.build(
