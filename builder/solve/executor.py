@@ -386,10 +386,11 @@ class _Build:
     def _write_image(self, state: StageState) -> ImageRecord:
         image = state.config.image
         image.config.labels.update(self.request.labels)
+        epoch = self.request.source_date_epoch
         image.created = (
             image.history[-1].created
-            if image.history
-            else timestamp(self.request.source_date_epoch)
+            if image.history and epoch is None
+            else timestamp(epoch)  # with an epoch, even a bare `FROM base` is made "then"
         )
         config_bytes = image.to_bytes()
         config_digest = self.store.put_blob(config_bytes)

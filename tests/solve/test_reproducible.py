@@ -184,6 +184,11 @@ def test_the_epoch_is_a_build_arg_a_stage_sees_when_it_declares_it(
     root = _files(store, overridden)
     assert (root / "undeclared").read_text() == "undeclared=unset\n"
     assert (root / "declared").read_text() == f"declared={EPOCH}\n"
+    bare = builder.build(
+        BuildRequest(context, dockerfile=b"FROM busybox\n", source_date_epoch=EPOCH, environ={}),
+        store=store,
+    )
+    assert bare.config.created == EPOCH_TEXT  # no step of its own: still the epoch
     with pytest.raises(UsageError, match="invalid build arg SOURCE_DATE_EPOCH"):
         builder.build(
             BuildRequest(context, build_args={"SOURCE_DATE_EPOCH": "yesterday"}, environ={}),
