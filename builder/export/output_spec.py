@@ -16,6 +16,8 @@ is quoted whole: `type=image,"name=a:1,b:1"`). Two shorthands, as buildx:
 - `local`: the image's root filesystem written into the directory `dest`;
 - `cacheonly`: nothing is exported.
 
+`rewrite-timestamp=` (image, docker, oci) is accepted: with SOURCE_DATE_EPOCH
+pybuild always clamps layer mtimes, as BuildKit does with it set to true.
 Options of buildx that pybuild does not implement (compression, annotations,
 oci-mediatypes, ...) are accepted and ignored, each with a warning
 (`OutputSpec.warnings`); an unknown type, a malformed field, a bad boolean or
@@ -53,10 +55,14 @@ _EXPECTED: Final = (
 _TRUE: Final = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE: Final = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 #: Options each type implements; anything else is accepted, ignored and warned about.
+#: `rewrite-timestamp=true` is what pybuild always does with SOURCE_DATE_EPOCH (the layer
+#: writer clamps mtimes): accepted without a warning, and its value checked.
 _KNOWN: Final = {
-    "image": frozenset({"name", "push", "registry.insecure", "push-by-digest"}),
-    "docker": frozenset({"name", "dest", "tar"}),
-    "oci": frozenset({"name", "dest", "tar"}),
+    "image": frozenset(
+        {"name", "push", "registry.insecure", "push-by-digest", "rewrite-timestamp"}
+    ),
+    "docker": frozenset({"name", "dest", "tar", "rewrite-timestamp"}),
+    "oci": frozenset({"name", "dest", "tar", "rewrite-timestamp"}),
     "tar": frozenset({"dest"}),
     "local": frozenset({"dest"}),
     "cacheonly": frozenset(),
@@ -163,6 +169,8 @@ def _spec(kind: str, attrs: dict[str, str], text: str) -> OutputSpec:
     known = _KNOWN[kind]
     ignored = tuple(sorted(k for k in attrs if k not in known))
     spec = OutputSpec(kind, text=text, ignored=ignored)
+    if "rewrite-timestamp" in known and "rewrite-timestamp" in attrs:
+        _bool(attrs["rewrite-timestamp"], "rewrite-timestamp", text)
     if "name" in attrs:
         spec = replace(spec, names=_names(attrs["name"], text))
     if kind == "image":

@@ -87,6 +87,13 @@ LOCAL_B = "localhost:5000/b:2"
             OutputSpec("local", dest="out", ignored=("platform-split",)),
         ),
         ("type=cacheonly", OutputSpec("cacheonly")),
+        # pybuild always clamps layer mtimes to SOURCE_DATE_EPOCH: no warning
+        ("type=image,rewrite-timestamp=true", OutputSpec("image")),
+        ("type=oci,dest=x,rewrite-timestamp=1", OutputSpec("oci", dest="x")),
+        (
+            "type=tar,rewrite-timestamp=true",
+            OutputSpec("tar", dest="-", ignored=("rewrite-timestamp",)),
+        ),
     ],
 )
 def test_parse_output(text: str, expected: OutputSpec) -> None:
@@ -121,6 +128,7 @@ def test_ignored_options_are_named_in_warnings() -> None:
         ("out,dir", "'out' is not KEY=VALUE"),
         ('type=image,"name=a', "unexpected end of data"),
         ("type=image,push-by-digest=true", "push-by-digest is not supported"),
+        ("type=image,rewrite-timestamp=yes", "rewrite-timestamp='yes' is not a boolean"),
     ],
 )
 def test_bad_outputs_are_usage_errors(text: str, message: str) -> None:
