@@ -111,7 +111,7 @@ class _Node:
         self.children: dict[str, _Node] = {}
 
 
-#: one layer, read: whiteouts (the path hidden; None for the name: opaque) and entries
+#: one layer, read: its whiteouts (parent directory, name; name None: opaque) and entries
 _Layer = tuple[list[tuple[str, str | None]], list[tuple[str, Entry]]]
 
 
