@@ -8,7 +8,6 @@ IMAGE2, `D` only in IMAGE1, `C` in both but different. Exit 0 either way.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -83,6 +82,8 @@ def _check_format(output_format: str) -> None:
 
 
 def _image_diff(first: str, second: str, output_format: str, ignore_mtime: bool) -> None:
+    import json
+
     from builder.store.rootfs_diff import diff_images
 
     store = open_store()
@@ -96,6 +97,8 @@ def _image_diff(first: str, second: str, output_format: str, ignore_mtime: bool)
 
 
 def _container_diff(name: str, output_format: str) -> None:
+    import json
+
     from builder.containers.diff import changes
     from builder.containers.record import ContainerStore
 
