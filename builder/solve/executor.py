@@ -260,6 +260,12 @@ class _Build:
             key = inputs.key() if inputs is not None else None
             use_cache = key is not None and not self._no_cache(stage)
             hit = self._lookup(key) if use_cache and key is not None else None
+            if hit is None and use_cache and key is not None:
+                # another build (a bake target, a parallel stage) may be running this very
+                # step: wait for it, then take its result from the cache
+                if not stack.enter_context(self.cache.lock(key, self.cancel)):
+                    raise BuildCancelled()
+                hit = self._lookup(key)
             if hit is not None and self._restore(state, step, hit):
                 assert key is not None and inputs is not None
                 state.key = key

@@ -1,0 +1,110 @@
+"""A resolved target as a `builder.BuildRequest`: what `pybuild build` would be given.
+
+Paths are relative to the working directory, as in buildx: the context is
+`cwd/context`, the Dockerfile `context/dockerfile` unless absolute (a
+`cwd://` prefix makes it relative to the working directory instead);
+`dockerfile-inline` wins over `dockerfile`. The entries of `output`,
+`cache-from`, `cache-to`, `secret` and `ssh` become the flags' strings.
+
+What pybuild cannot build is refused here, before anything runs, as a
+UsageError naming the target: a remote context, a `target:` context,
+attestations, a `call` other than `build`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from builder.api import BuildRequest
+from builder.bake.model import Target
+from builder.bake.specs import to_flag
+from builder.errors import UsageError
+
+
+def _remote(path: str) -> bool:
+    if path.startswith(("git@", "github.com/")):
+        return True
+    return "://" in path and not path.startswith("cwd://")
+
+
+def build_request(
+    target: Target, *, cwd: Path, environ: Mapping[str, str] | None = None
+) -> BuildRequest:
+    """The request that builds `target` (UsageError when pybuild cannot)."""
+    name = target.name
+
+    def refuse(message: str, hint: str | None = None) -> UsageError:
+        return UsageError(f"target {name!r}: {message}", hint=hint)
+
+    context_text = target.context or "."
+    if _remote(context_text):
+        raise refuse(
+            f"remote context {context_text!r} is not supported by pybuild bake",
+            hint="clone it first and point context at the directory",
+        )
+    context = cwd / context_text.removeprefix("cwd://")
+    if not context.is_dir():
+        raise refuse(f"build context {context_text!r} is not a directory")
+    if target.attest:
+        raise refuse("attestations (attest) are not supported")
+    if target.call not in (None, "build"):
+        raise refuse(f"call {target.call!r} is not supported: pybuild bake only builds")
+    contexts = []
+    for key, value in (target.contexts or {}).items():
+        if value is None:
+            continue
+        if value.startswith("target:"):
+            raise refuse(
+                f"context {key}={value}: a bake target as a context is not supported yet",
+                hint="use a multi-stage Dockerfile, or build the base target first and use "
+                "docker-image://NAME",
+            )
+        if not _remote(value) and not value.startswith("docker-image://"):
+            value = str(cwd / value.removeprefix("cwd://"))
+        contexts.append(f"{key}={value}")
+    dockerfile: Path | bytes
+    if target.dockerfile_inline is not None:
+        dockerfile, shown = target.dockerfile_inline.encode(), "Dockerfile"
+    else:
+        text = target.dockerfile or "Dockerfile"
+        if text.startswith("cwd://"):
+            dockerfile, shown = cwd / text.removeprefix("cwd://"), text.removeprefix("cwd://")
+        elif os.path.isabs(text):
+            dockerfile, shown = Path(text), text
+        else:
+            dockerfile = context / text
+            shown = os.path.normpath(os.path.join(context_text.removeprefix("cwd://"), text))
+    hosts = [
+        f"{host}:{ip}"
+        for host, ips in sorted((target.extra_hosts or {}).items())
+        if ips is not None
+        for ip in ips.split(",")
+    ]
+    return BuildRequest(
+        context=context,
+        dockerfile=dockerfile,
+        dockerfile_name=shown,
+        tags=list(target.tags or []),
+        build_args={k: v for k, v in (target.args or {}).items() if v is not None},
+        target=target.target,
+        platforms=list(target.platforms or []),
+        labels={k: v for k, v in (target.labels or {}).items() if v is not None},
+        outputs=[to_flag("output", o) for o in target.output or []],
+        cache_from=[to_flag("cache", c) for c in target.cache_from or []],
+        cache_to=[to_flag("cache", c) for c in target.cache_to or []],
+        secrets=[to_flag("secret", s) for s in target.secret or []],
+        ssh=[to_flag("ssh", s) for s in target.ssh or []],
+        network=target.network or "host",
+        allow=[e for e in target.entitlements or [] if e == "security.insecure"],
+        annotations=list(target.annotations or []),
+        add_hosts=hosts,
+        build_contexts=contexts,
+        ulimits=list(target.ulimits or []),
+        shm_size=target.shm_size,
+        no_cache=bool(target.no_cache),
+        no_cache_filter=list(target.no_cache_filter or []),
+        pull=bool(target.pull),
+        environ=dict(environ) if environ is not None else None,
+    )

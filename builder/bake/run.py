@@ -1,0 +1,127 @@
+"""Build every target of a bake in one process, in parallel, on one store.
+
+Each target is one `builder.build` call in a thread of a pool of `jobs`
+(default: every target at once). The builds share the store, so a step
+that two targets have in common (same cache key: the same base, the same
+instruction, the same files) runs once: the step lock of the build cache
+makes the second build wait for the first and then take its result.
+
+All builds share one stop event: the first target that fails sets it, so
+the others stop at once (their running steps are killed and reported
+CANCELED), and `bake` raises `BakeFailed` naming that target. A caller's
+`cancel` (SIGINT) stops everything the same way and raises BuildCancelled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from builder.bake.progress import SharedProgress
+from builder.bake.requests import build_request
+from builder.bake.resolve import Resolved
+from builder.errors import BuildCancelled, PybuildError
+
+if TYPE_CHECKING:
+    from builder.api import BuildRequest, BuildResult, BuildWarning
+    from builder.solve.progress import Event
+    from builder.store import Store
+
+
+class BakeFailed(PybuildError):
+    """A target failed; the others were stopped. `error` is the target's own error."""
+
+    def __init__(self, target: str, error: PybuildError):
+        super().__init__(f"target {target!r} failed: {error.message}", error.location, error.hint)
+        self.target = target
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def render(self) -> str:
+        return f"target {self.target!r} failed:\n{self.error.render()}"
+
+
+class _Either(threading.Event):
+    """Set while either event is (a build polls `is_set`); never set itself."""
+
+    def __init__(self, first: threading.Event, second: threading.Event | None) -> None:
+        super().__init__()
+        self.first, self.second = first, second
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or (self.second is not None and self.second.is_set())
+
+
+@dataclass
+class TargetResult:
+    name: str
+    result: BuildResult
+
+
+def requests_for(
+    resolved: Resolved, *, cwd: Path, environ: Mapping[str, str] | None = None
+) -> dict[str, BuildRequest]:
+    """Every target's request, checked before anything is built (UsageError when one is wrong)."""
+    return {
+        name: build_request(resolved.targets[name], cwd=cwd, environ=environ)
+        for name in resolved.order
+    }
+
+
+def bake(
+    requests: dict[str, BuildRequest],
+    *,
+    store: Store | None = None,
+    jobs: int = 0,
+    progress: Callable[[Event], None] | None = None,
+    warn: Callable[[str, BuildWarning], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[TargetResult]:
+    """Build the requests (target name -> request) at once; results in the requests' order."""
+    from builder.api import build
+
+    if store is None:
+        from builder.store import Store
+
+        store = Store.open()
+    stop = threading.Event()  # set by the first failure; the caller's cancel is polled too
+    shared = SharedProgress(progress) if progress is not None else None
+    failures: list[tuple[str, PybuildError]] = []
+    lock = threading.Lock()
+
+    def one(name: str) -> BuildResult | None:
+        request = dataclasses.replace(
+            requests[name],
+            cancel=_Either(stop, cancel),
+            progress=shared.reporter(name) if shared is not None else None,
+            warn=(lambda w: warn(name, w)) if warn is not None else None,
+        )
+        if request.cancel is not None and request.cancel.is_set():
+            return None
+        try:
+            return build(request, store=store)
+        except BuildCancelled:
+            if not stop.is_set() and not (cancel is not None and cancel.is_set()):
+                raise
+            return None
+        except PybuildError as err:
+            with lock:
+                failures.append((name, err))
+            stop.set()
+            return None
+
+    names = list(requests)
+    workers = max(1, min(jobs or len(names), len(names)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bake") as pool:
+        results = list(pool.map(one, names))
+    if failures:
+        target, error = failures[0]
+        raise BakeFailed(target, error)
+    if cancel is not None and cancel.is_set():
+        raise BuildCancelled()
+    return [TargetResult(n, r) for n, r in zip(names, results, strict=True) if r is not None]
