@@ -222,7 +222,11 @@ def _service_target(
     if build.get("extra_hosts"):
         target.extra_hosts = _extra_hosts(build["extra_hosts"], where)
     if build.get("additional_contexts"):
-        target.contexts = _contexts(build["additional_contexts"], where)
+        contexts = _contexts(build["additional_contexts"], where)
+        target.contexts = {  # local directories are cleaned, as compose's loader does
+            k: v if v is None or v.startswith(("target:", "docker-image:")) else _clean(v)
+            for k, v in contexts.items()
+        }
     if build.get("shm_size"):
         target.shm_size = _text(build["shm_size"])
     if build.get("no_cache"):
