@@ -1,0 +1,215 @@
+"""`pybuild bake` building for real: runc, overlayfs, one store, targets in parallel.
+
+The shared first stage of three compose services runs once (the cache
+key's step lock makes the other builds wait and reuse it), a failing
+target stops the others, and the progress shows which target each step
+belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder.export.rootfs_import import import_rootfs
+from builder.store import Store
+from tests.bake.printing import run_bake, write_files
+from tests.conftest import FIXTURES
+from tests.runtime.test_container import host_processes_running
+from tests.solve.building import CREATED, busybox_store, flatten
+
+SHARED = "RUN echo shared-stage-ran && sleep 1 && echo base > /base.txt"
+
+
+@pytest.fixture
+def root(tmp_path: Path, busybox_rootfs_tar: Path) -> Path:
+    root = tmp_path / "store"
+    busybox_store(root, busybox_rootfs_tar)
+    return root
+
+
+def _events(stderr: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def _three_services(directory: Path) -> Path:
+    files = {
+        "compose.yaml": """
+            services:
+              api:
+                build: ./api
+                image: bake3/api:1
+              web:
+                build:
+                  context: web
+                image: bake3/web:1
+              worker:
+                build:
+                  context: worker
+                  args:
+                    - ROLE=worker
+                image: bake3/worker:1
+              db:
+                image: postgres
+        """
+    }
+    for service in ("api", "web", "worker"):
+        files[f"{service}/Dockerfile"] = f"""
+            FROM busybox AS base
+            {SHARED}
+
+            FROM base
+            ARG ROLE={service}
+            RUN echo "$ROLE" > /name.txt
+            CMD ["cat", "/name.txt"]
+        """
+    return write_files(directory, files)
+
+
+def test_shared_first_stage_runs_once(tmp_path: Path, root: Path) -> None:
+    """The issue's "done when": three services, one `pybuild bake`, the shared RUN once."""
+    project = _three_services(tmp_path / "project")
+    proc = run_bake(project, "--progress", "rawjson", root=root)
+    assert proc.returncode == 0, proc.stderr
+    events = _events(proc.stderr)
+    steps = [e for e in events if e["type"] != "build_started"]
+    assert steps and all(e["target"] in ("api", "web", "worker") for e in steps)
+    shared = {
+        (e["target"], e["vertex"])
+        for e in steps
+        if e["type"] == "step_started" and SHARED in e["name"]
+    }
+    assert {target for target, _ in shared} == {"api", "web", "worker"}
+    done = [e for e in steps if e["type"] == "step_done" and (e["target"], e["vertex"]) in shared]
+    assert sorted(e["cached"] for e in done) == [False, True, True]  # ran once, reused twice
+    outputs = [e for e in steps if e["type"] == "step_output" and "shared-stage-ran" in e["data"]]
+    assert len(outputs) == 1
+    store = Store.open(root)
+    names = {}
+    for service, role in (("api", "api"), ("web", "web"), ("worker", "worker")):
+        record = store.find(f"bake3/{service}:1")
+        assert record is not None, f"bake3/{service}:1 was not built"
+        rootfs = flatten(store, record, tmp_path / f"rootfs-{service}")
+        names[service] = (rootfs / "name.txt").read_text()
+        assert (rootfs / "base.txt").read_text() == "base\n"
+        assert names[service] == f"{role}\n"
+    again = run_bake(project, "--progress", "rawjson", root=root)
+    assert again.returncode == 0, again.stderr
+    events = _events(again.stderr)
+    runs = {
+        (e["target"], e["vertex"]) for e in events if e.get("name", "").split("] ")[-1][:3] == "RUN"
+    }
+    rebuilt = [e for e in events if e["type"] == "step_done" and (e["target"], e["vertex"]) in runs]
+    assert len(rebuilt) == 6 and all(e["cached"] for e in rebuilt)
+
+
+def test_plain_progress_names_the_target(tmp_path: Path, root: Path) -> None:
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                variable "GREETING" { default = "hello" }
+                target "app" {
+                  name = "app-${flavour}"
+                  matrix = { flavour = ["plain", "fancy"] }
+                  dockerfile-inline = "FROM busybox\\nARG FLAVOUR\\nRUN echo ${GREETING} $FLAVOUR > /out\\n"
+                  args = { FLAVOUR = flavour }
+                  tags = ["bake/app:${flavour}"]
+                }
+            """
+        },
+    )
+    proc = run_bake(project, "app", "--progress", "plain", root=root, env={"GREETING": "hi"})
+    assert proc.returncode == 0, proc.stderr
+    assert "[app-plain 2/2] RUN echo hi $FLAVOUR > /out" in proc.stderr
+    assert "[app-fancy 2/2] RUN echo hi $FLAVOUR > /out" in proc.stderr
+    assert "app-fancy: naming to docker.io/bake/app:fancy done" in proc.stderr
+    store = Store.open(root)
+    for flavour in ("plain", "fancy"):
+        record = store.find(f"bake/app:{flavour}")
+        assert record is not None
+        rootfs = flatten(store, record, tmp_path / flavour)
+        assert (rootfs / "out").read_text() == f"hi {flavour}\n"
+
+
+def test_a_failing_target_stops_the_others(tmp_path: Path, root: Path) -> None:
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                group "default" { targets = ["bad", "slow"] }
+                target "bad" {
+                  dockerfile-inline = "FROM busybox\\nRUN sleep 1 && echo boom && exit 3\\n"
+                }
+                target "slow" {
+                  dockerfile-inline = "FROM busybox\\nRUN sleep 27\\n"
+                }
+            """
+        },
+    )
+    started = time.monotonic()
+    proc = run_bake(project, "--progress", "plain", root=root, timeout=120)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr
+    assert elapsed < 20, f"the slow target was not stopped ({elapsed:.1f}s)"
+    assert "target 'bad' failed" in proc.stderr
+    assert "RUN sleep 1 && echo boom && exit 3" in proc.stderr
+    assert "exit code: 3" in proc.stderr
+    assert "[slow 2/2] RUN sleep 27" in proc.stderr
+    slow_vertex = next(
+        line.split()[0]
+        for line in proc.stderr.splitlines()
+        if line.endswith("[slow 2/2] RUN sleep 27")
+    )
+    assert f"{slow_vertex} CANCELED" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert host_processes_running("sleep", "27") == []
+
+
+def test_awesome_compose_proxy_builds(tmp_path: Path, root: Path, busybox_rootfs_tar: Path) -> None:
+    """nginx-flask-mysql's proxy service, its FROM image played by the busybox fixture."""
+    import_rootfs(Store.open(root), busybox_rootfs_tar, "nginx:1.13-alpine", created=CREATED)
+    project = Path(
+        shutil.copytree(FIXTURES / "awesome-compose" / "nginx-flask-mysql", tmp_path / "p")
+    )
+    proc = run_bake(
+        project, "proxy", "--set", "proxy.tags=awesome/proxy:test", "--progress", "plain", root=root
+    )
+    assert proc.returncode == 0, proc.stderr
+    store = Store.open(root)
+    record = store.find("awesome/proxy:test")
+    assert record is not None
+    rootfs = flatten(store, record, tmp_path / "rootfs")
+    conf = (rootfs / "etc/nginx/conf.d/default.conf").read_text()
+    assert conf == (project / "proxy" / "conf").read_text()
+
+
+def test_unbuildable_target_is_refused_before_building(tmp_path: Path, root: Path) -> None:
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                target "base" { dockerfile-inline = "FROM busybox\\n" }
+                target "app" {
+                  contexts = { baseapp = "target:base" }
+                  dockerfile-inline = "FROM baseapp\\n"
+                }
+                target "remote" { context = "https://github.com/docker/buildx.git" }
+            """
+        },
+    )
+    linked = run_bake(project, "app", root=root)
+    assert linked.returncode == 2
+    assert "a bake target as a context is not supported yet" in linked.stderr
+    remote = run_bake(project, "remote", root=root)
+    assert remote.returncode == 2
+    assert "remote context" in remote.stderr
+    printed = run_bake(project, "app", "--print", root=root)
+    assert printed.returncode == 0, printed.stderr
+    data = json.loads(printed.stdout)
+    assert data["target"]["base"]["output"] == [{"type": "cacheonly"}]
