@@ -6,8 +6,10 @@ Paths are relative to the working directory, as in buildx: the context is
 `dockerfile-inline` wins over `dockerfile`. The entries of `output`,
 `cache-from`, `cache-to`, `secret` and `ssh` become the flags' strings.
 
-What pybuild cannot build is refused here, before anything runs, as a
-UsageError naming the target: a remote context, a `target:` context,
+A `target:NAME` context stays `NAME=target:NAME` in `build_contexts`:
+`builder.bake.run` builds NAME first and puts its image there
+(`docker-image://<image ID>`). What pybuild cannot build is refused here,
+before anything runs, as a UsageError naming the target: a remote context,
 attestations, a `call` other than `build`.
 """
 
@@ -21,6 +23,8 @@ from builder.api import BuildRequest
 from builder.bake.model import Target
 from builder.bake.specs import to_flag
 from builder.errors import UsageError
+
+LINK = "target:"  #: a context that is another bake target's image
 
 
 def _remote(path: str) -> bool:
@@ -55,12 +59,9 @@ def build_request(
     for key, value in (target.contexts or {}).items():
         if value is None:
             continue
-        if value.startswith("target:"):
-            raise refuse(
-                f"context {key}={value}: a bake target as a context is not supported yet",
-                hint="use a multi-stage Dockerfile, or build the base target first and use "
-                "docker-image://NAME",
-            )
+        if value.startswith(LINK):  # the image of another target: `run` fills it in
+            contexts.append(f"{key}={value}")
+            continue
         if not _remote(value) and not value.startswith("docker-image://"):
             value = str(cwd / value.removeprefix("cwd://"))
         contexts.append(f"{key}={value}")

@@ -1,7 +1,10 @@
 """Build every target of a bake in one process, in parallel, on one store.
 
 Each target is one `builder.build` call in a thread of a pool of `jobs`
-(default: every target at once). The builds share the store, so a step
+(default: every target at once). A target that uses another one's image
+as a context (`contexts = { base = "target:base" }`) waits for it: the
+targets are built in rounds (`waves`), and its `target:base` becomes
+`docker-image://<the image ID base made>`. The builds share the store, so a step
 that two targets have in common (same cache key: the same base, the same
 instruction, the same files) runs once: the step lock of the build cache
 makes the second build wait for the first and then take its result.
@@ -23,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.bake.progress import SharedProgress
-from builder.bake.requests import build_request
+from builder.bake.requests import LINK, build_request
 from builder.bake.resolve import Resolved
-from builder.errors import BuildCancelled, PybuildError
+from builder.errors import BuildCancelled, PybuildError, UsageError
 
 if TYPE_CHECKING:
     from builder.api import BuildRequest, BuildResult, BuildWarning
@@ -94,9 +97,9 @@ def bake(
     failures: list[tuple[str, PybuildError]] = []
     lock = threading.Lock()
 
-    def one(name: str) -> BuildResult | None:
+    def one(name: str, request: BuildRequest) -> BuildResult | None:
         request = dataclasses.replace(
-            requests[name],
+            request,
             cancel=_Either(stop, cancel),
             progress=shared.reporter(name) if shared is not None else None,
             warn=(lambda w: warn(name, w)) if warn is not None else None,
@@ -116,12 +119,60 @@ def bake(
             return None
 
     names = list(requests)
+    results: dict[str, BuildResult | None] = {}
     workers = max(1, min(jobs or len(names), len(names)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bake") as pool:
-        results = list(pool.map(one, names))
+        for wave in waves(requests):
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
+                break
+            ready = [_with_links(requests[n], results) for n in wave]
+            results.update(zip(wave, pool.map(one, wave, ready), strict=True))
     if failures:
         target, error = failures[0]
         raise BakeFailed(target, error)
     if cancel is not None and cancel.is_set():
         raise BuildCancelled()
-    return [TargetResult(n, r) for n, r in zip(names, results, strict=True) if r is not None]
+    return [TargetResult(n, r) for n in names if (r := results.get(n)) is not None]
+
+
+def links(request: BuildRequest) -> list[str]:
+    """The targets whose images `request` uses as contexts (`NAME=target:OTHER`)."""
+    return [
+        value.split("=", 1)[1].removeprefix(LINK)
+        for value in request.build_contexts
+        if value.split("=", 1)[1].startswith(LINK)
+    ]
+
+
+def waves(requests: Mapping[str, BuildRequest]) -> list[list[str]]:
+    """The targets in rounds: each round needs only the images of the rounds before it."""
+    level: dict[str, int] = {}
+
+    def depth(name: str, seen: tuple[str, ...]) -> int:
+        if name not in level:
+            if name in seen:
+                raise UsageError(f"infinite loop from {seen[-1]} to {name}")
+            deps = [d for d in links(requests[name]) if d in requests]
+            level[name] = 1 + max((depth(d, (*seen, name)) for d in deps), default=-1)
+        return level[name]
+
+    for name in requests:
+        depth(name, ())
+    rounds: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for name in requests:
+        rounds[level[name]].append(name)
+    return rounds
+
+
+def _with_links(request: BuildRequest, done: Mapping[str, BuildResult | None]) -> BuildRequest:
+    """`request` with its `target:` contexts pointing at the images those targets made."""
+    contexts = []
+    for value in request.build_contexts:
+        key, _, source = value.partition("=")
+        if source.startswith(LINK):
+            result = done.get(source.removeprefix(LINK))
+            if result is None:  # it did not build (the bake is stopping)
+                return request
+            source = f"docker-image://{result.image_id}"
+        contexts.append(f"{key}={source}")
+    return dataclasses.replace(request, build_contexts=contexts)

@@ -189,27 +189,34 @@ def test_awesome_compose_proxy_builds(tmp_path: Path, root: Path, busybox_rootfs
     assert conf == (project / "proxy" / "conf").read_text()
 
 
-def test_unbuildable_target_is_refused_before_building(tmp_path: Path, root: Path) -> None:
+def test_a_target_as_another_targets_context(tmp_path: Path, root: Path) -> None:
+    """bake-reference.md, "Use another target as base": `contexts = { baseapp = "target:base" }`."""
     project = write_files(
         tmp_path / "project",
         {
             "docker-bake.hcl": """
-                target "base" { dockerfile-inline = "FROM busybox\\n" }
+                target "base" {
+                  dockerfile-inline = "FROM busybox\\nRUN echo from-base > /base.txt\\n"
+                }
                 target "app" {
                   contexts = { baseapp = "target:base" }
-                  dockerfile-inline = "FROM baseapp\\n"
+                  dockerfile-inline = "FROM baseapp\\nRUN cat /base.txt > /app.txt\\n"
+                  tags = ["bake/linked:1"]
                 }
                 target "remote" { context = "https://github.com/docker/buildx.git" }
             """
         },
     )
-    linked = run_bake(project, "app", root=root)
-    assert linked.returncode == 2
-    assert "a bake target as a context is not supported yet" in linked.stderr
+    printed = run_bake(project, "app", "--print", root=root)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["target"]["base"]["output"] == [{"type": "cacheonly"}]
+    proc = run_bake(project, "app", "--progress", "plain", root=root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.index("[base 2/2] RUN") < proc.stderr.index("[app 2/2] RUN")
+    store = Store.open(root)
+    record = store.find("bake/linked:1")
+    assert record is not None
+    assert (flatten(store, record, tmp_path / "rootfs") / "app.txt").read_text() == "from-base\n"
     remote = run_bake(project, "remote", root=root)
     assert remote.returncode == 2
     assert "remote context" in remote.stderr
-    printed = run_bake(project, "app", "--print", root=root)
-    assert printed.returncode == 0, printed.stderr
-    data = json.loads(printed.stdout)
-    assert data["target"]["base"]["output"] == [{"type": "cacheonly"}]
