@@ -16,7 +16,7 @@ from typing import Any
 
 from lark import Token, Tree
 
-from builder.bake.expr import _parts, _subtrees, first_line, unescape
+from builder.bake.expr import child_trees, first_line, meaningful, unescape
 from builder.errors import BakeFileError, Location
 
 BLOCK_TYPES = ("variable", "function", "target", "group")
@@ -67,9 +67,9 @@ def _label(node: Any, path: str) -> str:
 def _attributes(body: Tree, path: str) -> tuple[dict[str, Attribute], list[Tree]]:
     attrs: dict[str, Attribute] = {}
     blocks: list[Tree] = []
-    for item in _subtrees(body):
+    for item in child_trees(body):
         if item.data == "attribute":
-            parts = _parts(item)
+            parts = meaningful(item)
             name = _label(parts[0], path)
             line = first_line(item)
             if name in attrs:
@@ -98,11 +98,11 @@ def parse_hcl(text: str, path: str) -> Document:
         ) from None
     except LarkError as err:
         raise BakeFileError(f"invalid HCL: {err}", Location(path, 0)) from None
-    body = _subtrees(tree)[0]
+    body = child_trees(tree)[0]
     attrs, block_trees = _attributes(body, path)
     document = Document(path, attrs)
     for block in block_trees:
-        parts = _parts(block)
+        parts = meaningful(block)
         kind = _label(parts[0], path)
         labels = [
             _label(p, path)

@@ -34,9 +34,9 @@ from builder.bake.document import Attribute, Block, Document
 from builder.bake.expr import (
     Missing,
     Scope,
-    _parts,
-    _subtrees,
+    child_trees,
     evaluate,
+    meaningful,
     template,
     to_bool,
     to_number,
@@ -76,14 +76,14 @@ def _type_of(expr: Any) -> TypeSpec | None:
     if not isinstance(expr, Tree):
         return str(expr) if isinstance(expr, str) else None
     node = expr
-    while node.data == "expr_term" and len(_parts(node)) == 1 and isinstance(_parts(node)[0], Tree):
-        node = _parts(node)[0]
+    while node.data == "expr_term" and child_trees(node) and len(meaningful(node)) == 1:
+        node = child_trees(node)[0]
     if node.data == "identifier":
         return str(node.children[0])
     if node.data == "function_call":
-        name = str(_parts(node)[0].children[0])
-        args = [c for c in _parts(node) if isinstance(c, Tree) and c.data == "arguments"]
-        inner = _subtrees(args[0])[0] if args else None
+        name = str(meaningful(node)[0].children[0])
+        args = [c for c in meaningful(node) if isinstance(c, Tree) and c.data == "arguments"]
+        inner = child_trees(args[0])[0] if args else None
         if name in ("list", "set", "map"):
             return (name, _type_of(inner))
         return (name, None)

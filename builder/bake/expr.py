@@ -65,15 +65,15 @@ def fail(scope: Scope, node: Any, message: str) -> BakeFileError:
     return BakeFileError(message, Location(scope.path, first_line(node)))
 
 
-def _parts(node: Tree) -> list[Any]:
+def meaningful(node: Tree) -> list[Any]:
     """The children that mean something: no newlines or comments."""
     return [
         c for c in node.children if not (isinstance(c, Tree) and c.data == "new_line_or_comment")
     ]
 
 
-def _subtrees(node: Tree) -> list[Tree]:
-    return [c for c in _parts(node) if isinstance(c, Tree)]
+def child_trees(node: Tree) -> list[Tree]:
+    return [c for c in meaningful(node) if isinstance(c, Tree)]
 
 
 # --- conversions ----------------------------------------------------------------------
@@ -188,7 +188,7 @@ def _string(node: Tree, scope: Scope) -> Any:
                 pieces.append(unescape(str(inner)))
             continue
         if inner.data == "interpolation":
-            pieces.append(_Value(evaluate(_subtrees(inner)[0], scope)))
+            pieces.append(_Value(evaluate(child_trees(inner)[0], scope)))
         else:
             raise fail(scope, part, "template directives (%{if}, %{for}) are not supported")
     if not pieces:
@@ -224,9 +224,9 @@ def parse_expression(text: str) -> Tree:
     import hcl2
 
     tree = hcl2.parses_to_tree(f"__expr = {text}\n")
-    body = _subtrees(tree)[0]
-    attribute = _subtrees(body)[0]
-    return _subtrees(attribute)[-1]
+    body = child_trees(tree)[0]
+    attribute = child_trees(body)[0]
+    return child_trees(attribute)[-1]
 
 
 def template(text: str, scope: Scope, node: Any = None) -> Any:
@@ -307,7 +307,7 @@ def _token(token: Token, scope: Scope) -> Any:
 
 
 def _expr_term(node: Tree, scope: Scope) -> Any:
-    parts = _parts(node)
+    parts = meaningful(node)
     if len(parts) == 3 and isinstance(parts[0], Token) and parts[0] == "(":
         return evaluate(parts[1], scope)
     return evaluate(parts[0], scope)
@@ -327,16 +327,16 @@ def _identifier(node: Tree, scope: Scope) -> Any:
 
 
 def _tuple(node: Tree, scope: Scope) -> list[Any]:
-    return [evaluate(c, scope) for c in _subtrees(node)]
+    return [evaluate(c, scope) for c in child_trees(node)]
 
 
 def _object(node: Tree, scope: Scope) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for elem in _subtrees(node):
-        key_node, value_node = _subtrees(elem)[0], _subtrees(elem)[-1]
-        key_expr = _subtrees(key_node)[0] if _subtrees(key_node) else key_node.children[0]
+    for elem in child_trees(node):
+        key_node, value_node = child_trees(elem)[0], child_trees(elem)[-1]
+        key_expr = child_trees(key_node)[0] if child_trees(key_node) else key_node.children[0]
         if isinstance(key_expr, Tree) and key_expr.data == "expr_term":
-            inner = _parts(key_expr)[0]
+            inner = meaningful(key_expr)[0]
             if isinstance(inner, Tree) and inner.data == "identifier":
                 key = str(inner.children[0])  # a bare name is the key itself
             else:
@@ -360,7 +360,7 @@ def _float(node: Tree, scope: Scope) -> int | float:
 
 
 def _attr_name(node: Tree) -> str:
-    return str(_subtrees(node)[0].children[0])
+    return str(child_trees(node)[0].children[0])
 
 
 def _get_attr(value: Any, name: str) -> Any:
@@ -380,44 +380,44 @@ def _index(value: Any, key: Any) -> Any:
 
 
 def _get_attr_term(node: Tree, scope: Scope) -> Any:
-    base, attr = _subtrees(node)
+    base, attr = child_trees(node)
     return _get_attr(evaluate(base, scope), _attr_name(attr))
 
 
 def _index_term(node: Tree, scope: Scope) -> Any:
-    base, index = _subtrees(node)
+    base, index = child_trees(node)
     value = evaluate(base, scope)
     if index.data == "short_index":
         return _index(value, int(str(index.children[-1])))
-    return _index(value, evaluate(_subtrees(index)[0], scope))
+    return _index(value, evaluate(child_trees(index)[0], scope))
 
 
 def _splat(node: Tree, scope: Scope) -> Any:
-    base, splat = _subtrees(node)
+    base, splat = child_trees(node)
     value = evaluate(base, scope)
     items = value if isinstance(value, list) else ([] if value is None else [value])
     out = []
     for item in items:
-        for step in _subtrees(splat):
+        for step in child_trees(splat):
             if step.data == "get_attr":
                 item = _get_attr(item, _attr_name(step))
             elif step.data == "short_index":
                 item = _index(item, int(str(step.children[-1])))
             else:
-                item = _index(item, evaluate(_subtrees(step)[0], scope))
+                item = _index(item, evaluate(child_trees(step)[0], scope))
         out.append(item)
     return out
 
 
 def _unary(node: Tree, scope: Scope) -> Any:
-    op, operand = _parts(node)
+    op, operand = meaningful(node)
     value = evaluate(operand, scope)
     if str(op) == "!":
         return not to_bool(value)
     return _num(-to_number(value))
 
 
-def _equal(a: Any, b: Any) -> bool:
+def equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
@@ -427,9 +427,9 @@ def _equal(a: Any, b: Any) -> bool:
 
 def binary(op: str, left: Any, right: Any) -> Any:
     if op == "==":
-        return _equal(left, right)
+        return equal(left, right)
     if op == "!=":
-        return not _equal(left, right)
+        return not equal(left, right)
     if op == "&&":
         return to_bool(left) and to_bool(right)
     if op == "||":
@@ -449,9 +449,9 @@ def binary(op: str, left: Any, right: Any) -> Any:
 
 
 def _binary(node: Tree, scope: Scope) -> Any:
-    left_node, term = _subtrees(node)[:2]
-    operator = _subtrees(term)[0]
-    right_node = _subtrees(term)[-1]
+    left_node, term = child_trees(node)[:2]
+    operator = child_trees(term)[0]
+    right_node = child_trees(term)[-1]
     op = str(operator.children[0])
     left = evaluate(left_node, scope)
     if op == "&&" and not to_bool(left):
@@ -462,12 +462,12 @@ def _binary(node: Tree, scope: Scope) -> Any:
 
 
 def _conditional(node: Tree, scope: Scope) -> Any:
-    cond, yes, no = _subtrees(node)
+    cond, yes, no = child_trees(node)
     return evaluate(yes, scope) if to_bool(evaluate(cond, scope)) else evaluate(no, scope)
 
 
 def _function_call(node: Tree, scope: Scope) -> Any:
-    parts = _parts(node)
+    parts = meaningful(node)
     name = str(parts[0].children[0])
     function = scope.functions.get(name)
     if function is None:
@@ -476,7 +476,7 @@ def _function_call(node: Tree, scope: Scope) -> Any:
     expand = False
     for child in parts:
         if isinstance(child, Tree) and child.data == "arguments":
-            args = [evaluate(a, scope) for a in _subtrees(child)]
+            args = [evaluate(a, scope) for a in child_trees(child)]
             expand = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in child.children)
     if expand:
         if not isinstance(args[-1], list):
@@ -491,8 +491,8 @@ def _function_call(node: Tree, scope: Scope) -> Any:
 
 
 def _for_items(intro: Tree, scope: Scope) -> tuple[list[str], list[tuple[Any, Any]]]:
-    names = [str(t.children[0]) for t in _subtrees(intro) if t.data == "identifier"]
-    collection = evaluate(_subtrees(intro)[-1], scope)
+    names = [str(t.children[0]) for t in child_trees(intro) if t.data == "identifier"]
+    collection = evaluate(child_trees(intro)[-1], scope)
     if isinstance(collection, dict):
         items = list(collection.items())
     elif isinstance(collection, list):
@@ -507,21 +507,21 @@ def _bind(names: list[str], key: Any, value: Any) -> dict[str, Any]:
 
 
 def _for_tuple(node: Tree, scope: Scope) -> list[Any]:
-    subtrees = _subtrees(node)
+    subtrees = child_trees(node)
     intro, body = subtrees[0], subtrees[1]
     cond = subtrees[2] if len(subtrees) > 2 else None
     names, items = _for_items(intro, scope)
     out = []
     for key, value in items:
         inner = scope.child(_bind(names, key, value))
-        if cond is not None and not to_bool(evaluate(_subtrees(cond)[0], inner)):
+        if cond is not None and not to_bool(evaluate(child_trees(cond)[0], inner)):
             continue
         out.append(evaluate(body, inner))
     return out
 
 
 def _for_object(node: Tree, scope: Scope) -> dict[str, Any]:
-    subtrees = _subtrees(node)
+    subtrees = child_trees(node)
     intro, key_node, value_node = subtrees[0], subtrees[1], subtrees[2]
     cond = subtrees[3] if len(subtrees) > 3 else None
     group = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in node.children)
@@ -529,7 +529,7 @@ def _for_object(node: Tree, scope: Scope) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in items:
         inner = scope.child(_bind(names, key, value))
-        if cond is not None and not to_bool(evaluate(_subtrees(cond)[0], inner)):
+        if cond is not None and not to_bool(evaluate(child_trees(cond)[0], inner)):
             continue
         name = to_str(evaluate(key_node, inner), "a key")
         if group:

@@ -15,6 +15,7 @@ together and laid over them: a target defined in both is merged.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,7 +110,23 @@ def detect(file: BakeFile) -> tuple[Format, object]:
 
 
 def load_config(files: list[BakeFile], environ: Mapping[str, str], cwd: Path) -> Config:
-    """Every file read and merged as buildx merges them: compose first, then HCL/JSON."""
+    """Every file read and merged as buildx merges them: compose first, then HCL/JSON.
+
+    A BakeFileError that names a line of one of `files` shows that line.
+    """
+    try:
+        return _load(files, environ, cwd)
+    except BakeFileError as err:
+        where = err.location
+        text = next((f.text for f in files if where is not None and f.name == where.path), None)
+        if where is not None and text is not None and where.source_line is None:
+            lines = text.splitlines()
+            if 0 < where.line <= len(lines):
+                err.location = dataclasses.replace(where, source_line=lines[where.line - 1])
+        raise
+
+
+def _load(files: list[BakeFile], environ: Mapping[str, str], cwd: Path) -> Config:
     from builder.bake.compose import compose_config, is_compose
     from builder.bake.document import Document, parse_hcl, parse_json
     from builder.bake.evaluate import evaluate_documents

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from builder.bake.expr import _equal, number_text, to_bool, to_number, to_str, type_name
+from builder.bake.expr import equal, number_text, to_bool, to_number, to_str, type_name
 
 
 def _num(value: float) -> int | float:
@@ -93,7 +93,7 @@ def _flatten(values: list[Any]) -> list[Any]:
 
 def _index_of(values: list[Any], value: Any) -> int:
     for position, item in enumerate(values):
-        if _equal(item, value):
+        if equal(item, value):
             return position
     raise ValueError("item not found")
 
@@ -312,13 +312,13 @@ STDLIB: dict[str, Callable[..., Any]] = {
     "coalescelist": _coalescelist,
     "compact": lambda values: [v for v in values if v not in (None, "")],
     "concat": lambda *lists: [item for values in lists for item in values],
-    "contains": lambda values, v: any(_equal(item, v) for item in values),
+    "contains": lambda values, v: any(equal(item, v) for item in values),
     "csvdecode": _csvdecode,
     "dirname": lambda p: posixpath.dirname(_s(p)) or ".",
     "distinct": lambda values: [v for i, v in enumerate(values) if v not in values[:i]],
     "divide": lambda a, b: _num(to_number(a) / to_number(b)),
     "element": _element,
-    "equal": _equal,
+    "equal": equal,
     "flatten": _flatten,
     "floor": lambda n: math.floor(to_number(n)),
     "format": _format,
@@ -348,7 +348,7 @@ STDLIB: dict[str, Callable[..., Any]] = {
     "multiply": lambda a, b: _num(to_number(a) * to_number(b)),
     "negate": lambda n: _num(-to_number(n)),
     "not": lambda v: not to_bool(v),
-    "notequal": lambda a, b: not _equal(a, b),
+    "notequal": lambda a, b: not equal(a, b),
     "or": lambda a, b: to_bool(a) or to_bool(b),
     "parseint": _parseint,
     "pow": lambda a, b: _num(math.pow(to_number(a), to_number(b))),
