@@ -13,6 +13,7 @@ with the target's name), 2 for a usage error (an unknown target or
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -64,12 +65,21 @@ def bake_command(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Targets built at once (default: all).")
     ] = 0,
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", help="Set a variable: NAME=VALUE (over the environment)."),
+    ] = None,
+    metadata_file: Annotated[
+        str | None,
+        typer.Option("--metadata-file", help="Write each target's build metadata (JSON) here."),
+    ] = None,
 ) -> None:
     """Build several images at once from a compose or bake file (like `docker buildx bake`)."""
     try:
         _bake(
             targets or [], file or [], set_values or [], print_only=print_only, push=push,
             load=load, progress_mode=progress_mode, no_cache=no_cache, pull=pull, jobs=jobs,
+            variables=var or [], metadata_file=metadata_file,
         )  # fmt: skip
     except PybuildError as err:
         _fail(err)
@@ -78,6 +88,7 @@ def bake_command(
 def _bake(
     names: list[str], files: list[str], set_values: list[str], *, print_only: bool,
     push: bool, load: bool, progress_mode: str, no_cache: bool, pull: bool, jobs: int,
+    variables: list[str], metadata_file: str | None,
 ) -> None:  # fmt: skip
     from builder.bake.files import environment, find_files, load_config
     from builder.bake.resolve import resolve
@@ -90,8 +101,16 @@ def _bake(
     if jobs < 0:
         raise UsageError("--jobs must be 0 (every target at once) or more")
     cwd = Path.cwd()
+    if not files and os.environ.get("BUILDX_BAKE_FILE"):  # buildx's alternative to -f
+        separator = os.environ.get("BUILDX_BAKE_PATH_SEPARATOR") or os.pathsep
+        files = [f for f in os.environ["BUILDX_BAKE_FILE"].split(separator) if f]
     stdin = sys.stdin.read() if "-" in files else None
     environ = environment()
+    for item in variables:
+        name, eq, value = item.partition("=")
+        if not name or not eq:
+            raise UsageError(f"invalid --var {item!r}", hint="write --var NAME=VALUE")
+        environ[name] = value
     config = load_config(find_files(files, cwd, stdin), environ, cwd)
     overrides = list(set_values)
     for flag, override in ((push, "*.push=true"), (load, "*.load=true"),
@@ -104,10 +123,15 @@ def _bake(
 
         sys.stdout.write(render(resolved))
         return
-    _build(resolved, cwd, progress_mode, jobs)
+    metadata_dir = Path(metadata_file).absolute().parent if metadata_file else None
+    if metadata_dir is not None and not metadata_dir.is_dir():  # checked before building
+        raise UsageError(f"--metadata-file {metadata_file}: no such directory {metadata_dir}")
+    _build(resolved, cwd, progress_mode, jobs, metadata_file)
 
 
-def _build(resolved: object, cwd: Path, progress_mode: str, jobs: int) -> None:
+def _build(
+    resolved: object, cwd: Path, progress_mode: str, jobs: int, metadata_file: str | None
+) -> None:
     import threading
 
     from builder.bake.resolve import Resolved
@@ -140,6 +164,14 @@ def _build(resolved: object, cwd: Path, progress_mode: str, jobs: int) -> None:
             raise typer.Exit(caught.exit_code) from None
         finally:
             display.close()
+    if metadata_file:  # buildx's layout: one object per target
+        import json
+
+        document = {done.name: done.result.metadata for done in results}
+        try:
+            Path(metadata_file).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise PybuildError(f"cannot write --metadata-file {metadata_file}: {exc}") from None
     for done in results:
         result = done.result
         if not any(line.startswith("writing image") for line in result.exported):

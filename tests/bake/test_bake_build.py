@@ -124,8 +124,15 @@ def test_plain_progress_names_the_target(tmp_path: Path, root: Path) -> None:
             """
         },
     )
-    proc = run_bake(project, "app", "--progress", "plain", root=root, env={"GREETING": "hi"})
+    metadata = tmp_path / "metadata.json"
+    proc = run_bake(
+        project, "app", "--progress", "plain", "--metadata-file", str(metadata),
+        root=root, env={"GREETING": "hi"},
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    document = json.loads(metadata.read_text())
+    assert sorted(document) == ["app-fancy", "app-plain"]
+    assert document["app-plain"]["image.name"] == "docker.io/bake/app:plain"
     assert "[app-plain 2/2] RUN echo hi $FLAVOUR > /out" in proc.stderr
     assert "[app-fancy 2/2] RUN echo hi $FLAVOUR > /out" in proc.stderr
     assert "app-fancy: naming to docker.io/bake/app:fancy done" in proc.stderr

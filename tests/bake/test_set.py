@@ -141,3 +141,21 @@ def test_cli_exit_codes(bake_dir: Path, tmp_path: Path) -> None:
     assert '"no-cache": true' in flags.stdout
     assert '"pull": true' in flags.stdout
     assert '"push": "true"' in flags.stdout
+
+
+def test_cli_var_and_bake_file_variable(tmp_path: Path) -> None:
+    project = write_files(
+        tmp_path / "p",
+        {
+            "ci.hcl": 'variable "TAG" { default = "dev" }\ntarget "app" { tags = ["app:${TAG}"] }\n',
+        },
+    )
+    root = tmp_path / "store"
+    env = {"BUILDX_BAKE_FILE": "ci.hcl", "TAG": "from-env"}
+    from_env = run_bake(project, "--print", "app", root=root, env=env)
+    assert from_env.returncode == 0, from_env.stderr
+    assert '"app:from-env"' in from_env.stdout
+    from_var = run_bake(project, "--print", "app", "--var", "TAG=v9", root=root, env=env)
+    assert '"app:v9"' in from_var.stdout
+    bad = run_bake(project, "--print", "app", "--var", "TAG", root=root, env=env)
+    assert bad.returncode == 2 and "invalid --var 'TAG'" in bad.stderr
