@@ -149,20 +149,25 @@ class Evaluation:
 
     def __post_init__(self) -> None:
         self.functions = dict(STDLIB)
+        attrs: dict[str, Attribute] = {}
         for document in self.documents:
-            for name, attr in document.attrs.items():
-                self.variables[name] = _Variable(name, attr, None, False, attr.path, attr.line)
+            attrs.update(document.attrs)  # a later file's attribute wins
             for block in document.blocks:
                 if block.type == "variable":
                     self._declare(block)
                 elif block.type == "function":
                     self.functions[block.label] = self._user_function(block)
+        for name, attr in attrs.items():
+            # a top-level attribute is the value; the environment overrides it only when a
+            # `variable` block of that name exists too (buildx's rule)
+            overridable = name in self.variables
+            self.variables[name] = _Variable(name, attr, None, overridable, attr.path, attr.line)
 
     def _declare(self, block: Block) -> None:
         known = self.variables.get(block.label)
         default = block.attrs.get("default")
         kind = _type_of(block.attrs["type"].expr) if "type" in block.attrs else None
-        if known is not None and known.overridable:  # a later block adds to the earlier
+        if known is not None:  # a later block adds to the earlier one
             default = default or known.default
             kind = kind or known.type
         self.variables[block.label] = _Variable(
@@ -179,6 +184,8 @@ class Evaluation:
             return self.builtins[name]
         variable = self.variables.get(name)
         if variable is None:
+            if name == "target":  # `target.NAME.ATTR`: another target's attribute
+                return _Targets(self)
             raise Missing(name)
         if name in self.resolving:
             chain = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
@@ -328,7 +335,7 @@ class Evaluation:
 
     def _targets(self, block: Block) -> list[Target]:
         _check_name(block.label, block)
-        out = []
+        out: list[Target] = []
         for combo in self._matrix(block):
             scope = self.scope(block.path, combo)
             name = block.label
@@ -336,6 +343,12 @@ class Evaluation:
                 attr = block.attrs["name"]
                 name = to_str(value_of(attr.expr, scope, attr.line), "name")
                 _check_name(name, block)
+            if any(t.name == name for t in out):
+                raise BakeFileError(
+                    f"target {block.label!r}: the matrix gives the name {name!r} twice",
+                    Location(block.path, block.line),
+                    hint="make `name` use every matrix value",
+                )
             target = Target(name)
             for key, attr in block.attrs.items():
                 if key in META_KEYS:
@@ -353,6 +366,53 @@ class Evaluation:
                     raise _error(attr, f"{key}: {message}") from None
             out.append(target)
         return out
+
+
+class _Targets(dict[str, Any]):
+    """`target` in an expression: each target block's attributes, evaluated when read."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        super().__init__()
+        self.evaluation = evaluation
+
+    def _blocks(self, name: str) -> list[Block]:
+        return [
+            b
+            for d in self.evaluation.documents
+            for b in d.blocks
+            if b.type == "target" and b.label == name and "matrix" not in b.attrs
+        ]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self._blocks(name))
+
+    def __getitem__(self, name: str) -> Any:
+        return _TargetAttrs(self.evaluation, self._blocks(name))
+
+
+class _TargetAttrs(dict[str, Any]):
+    """One target's attributes for `target.NAME.ATTR` (the last block setting ATTR wins)."""
+
+    def __init__(self, evaluation: Evaluation, blocks: list[Block]) -> None:
+        super().__init__()
+        self.evaluation = evaluation
+        self.blocks = blocks
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in b.attrs for b in self.blocks)
+
+    def __getitem__(self, key: str) -> Any:
+        block = next(b for b in reversed(self.blocks) if key in b.attrs)
+        attr = block.attrs[key]
+        marker = f"target.{block.label}.{key}"
+        if marker in self.evaluation.resolving:
+            raise _error(attr, f"cycle through {marker}")
+        self.evaluation.resolving.append(marker)
+        try:
+            value = value_of(attr.expr, self.evaluation.scope(block.path), attr.line)
+        finally:
+            self.evaluation.resolving.pop()
+        return decode(key, value) if key in FIELD_BY_KEY else value
 
 
 def decode(key: str, value: Any) -> Any:

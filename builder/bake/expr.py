@@ -337,8 +337,8 @@ def _object(node: Tree, scope: Scope) -> dict[str, Any]:
         key_expr = child_trees(key_node)[0] if child_trees(key_node) else key_node.children[0]
         if isinstance(key_expr, Tree) and key_expr.data == "expr_term":
             inner = meaningful(key_expr)[0]
-            if isinstance(inner, Tree) and inner.data == "identifier":
-                key = str(inner.children[0])  # a bare name is the key itself
+            if isinstance(inner, Tree) and inner.data in ("identifier", "literal_value"):
+                key = str(inner.children[0])  # a bare name (`null` too) is the key itself
             else:
                 key = to_str(evaluate(key_expr, scope), "an object key")
         elif isinstance(key_expr, Tree) and key_expr.data in ("identifier", "keyword"):

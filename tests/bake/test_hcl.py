@@ -248,3 +248,74 @@ def test_builtin_variables(tmp_path: Path) -> None:
 
     target = _one(tmp_path, 'target "t" {\n  platforms = [BAKE_LOCAL_PLATFORM]\n}\n')
     assert target["platforms"] == [str(host_platform())]
+
+
+def test_attributes_across_files_and_target_references(tmp_path: Path) -> None:
+    """A top-level attribute in one file sets the variable of another; `target.NAME.ATTR`."""
+    write_files(
+        tmp_path,
+        {
+            "c1.hcl": """
+                variable "FOO" {
+                  default = "abc"
+                }
+                target "app" {
+                  dockerfile = "app.Dockerfile"
+                  args = { v1 = "pre-${FOO}" }
+                }
+                target "other" {
+                  dockerfile = target.app.dockerfile
+                  tags = ["x-${target.app.args.v1}"]
+                }
+            """,
+            "c2.hcl": 'FOO = "def"\n',
+        },
+    )
+    files = ["c1.hcl", "c2.hcl"]
+    data = printed(tmp_path, ["app", "other"], files=files)["target"]
+    assert data["app"]["args"] == {"v1": "pre-def"}
+    assert data["other"]["dockerfile"] == "app.Dockerfile"
+    assert data["other"]["tags"] == ["x-pre-def"]
+    overridden = printed(tmp_path, ["app"], files=files, environ={"FOO": "ghi"})["target"]
+    assert overridden["app"]["args"] == {"v1": "pre-ghi"}
+
+
+def test_matrix_names_must_differ(tmp_path: Path) -> None:
+    hcl = 'target "t" {\n  matrix = { v = ["a", "b"] }\n  name = "same"\n}\n'
+    write_files(tmp_path, {"docker-bake.hcl": hcl})
+    with pytest.raises(BakeFileError, match="gives the name 'same' twice"):
+        printed(tmp_path, ["t"])
+
+
+def test_json_functions_and_attributes(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "docker-bake.json": """
+                {
+                  "FOO": "abc",
+                  "function": {"wrap": {"params": ["inp"], "result": "<${upper(inp)}-${FOO}>"}},
+                  "target": {"app": {"args": {"v1": "pre-${wrap(\\"foo\\")}"}}}
+                }
+            """
+        },
+    )
+    assert printed(tmp_path, ["app"])["target"]["app"]["args"] == {"v1": "pre-<FOO-abc>"}
+
+
+def test_typed_and_null_variables(tmp_path: Path) -> None:
+    hcl = """
+        variable "TYPED" { type = list(string) }
+        variable "NULL" { default = null }
+        variable "EMPTY" {}
+        target "t" {
+          args = {
+            typed_is_null = equal(TYPED, null)
+            empty_is_empty = equal(EMPTY, "")
+            null = NULL
+          }
+        }
+    """
+    assert _one(tmp_path, hcl)["args"] == {"typed_is_null": "true", "empty_is_empty": "true"}
+    with_env = _one(tmp_path, hcl, environ={"NULL": "bar", "TYPED": "a,b"})
+    assert with_env["args"] == {"typed_is_null": "false", "empty_is_empty": "true", "null": "bar"}
