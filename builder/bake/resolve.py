@@ -57,7 +57,7 @@ def _expand(config: Config, name: str, seen: set[str]) -> tuple[list[str], list[
     groups = [name]
     for member in group.targets:
         more, more_groups = _expand(config, member, seen)
-        targets += more
+        targets += more or [member]  # a group holding its namesake target: that target
         groups += more_groups
     return targets, groups
 

@@ -319,3 +319,11 @@ def test_typed_and_null_variables(tmp_path: Path) -> None:
     assert _one(tmp_path, hcl)["args"] == {"typed_is_null": "true", "empty_is_empty": "true"}
     with_env = _one(tmp_path, hcl, environ={"NULL": "bar", "TYPED": "a,b"})
     assert with_env["args"] == {"typed_is_null": "false", "empty_is_empty": "true", "null": "bar"}
+
+
+def test_group_and_target_of_the_same_name(tmp_path: Path) -> None:
+    hcl = 'group "foo" {\n  targets = ["foo"]\n}\ntarget "foo" {\n  target = "x"\n}\n'
+    write_files(tmp_path, {"docker-bake.hcl": hcl})
+    data = printed(tmp_path, ["foo"])
+    assert data["group"] == {"default": {"targets": ["foo"]}, "foo": {"targets": ["foo"]}}
+    assert data["target"]["foo"]["target"] == "x"
