@@ -116,6 +116,10 @@ def load_config(files: list[BakeFile], environ: Mapping[str, str], cwd: Path) ->
     """
     try:
         return _load(files, environ, cwd)
+    except RecursionError:  # an expression or a YAML value nested thousands deep
+        raise BakeFileError(
+            "a bake file nests expressions or values too deeply to evaluate"
+        ) from None
     except BakeFileError as err:
         where = err.location
         text = next((f.text for f in files if where is not None and f.name == where.path), None)

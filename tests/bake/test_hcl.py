@@ -327,3 +327,10 @@ def test_group_and_target_of_the_same_name(tmp_path: Path) -> None:
     data = printed(tmp_path, ["foo"])
     assert data["group"] == {"default": {"targets": ["foo"]}, "foo": {"targets": ["foo"]}}
     assert data["target"]["foo"]["target"] == "x"
+
+
+def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    deep = "(" * 3000 + "1" + ")" * 3000
+    write_files(tmp_path, {"docker-bake.hcl": f'target "t" {{\n  args = {{ A = {deep} }}\n}}\n'})
+    with pytest.raises(BakeFileError):
+        printed(tmp_path, ["t"])
