@@ -227,3 +227,39 @@ def test_a_target_as_another_targets_context(tmp_path: Path, root: Path) -> None
     remote = run_bake(project, "remote", root=root)
     assert remote.returncode == 2
     assert "remote context" in remote.stderr
+
+
+def test_sigint_cancels_every_target(tmp_path: Path, root: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.cli.test_image_commands import PYBUILD
+    from tests.conftest import REPO
+
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                group "default" { targets = ["a", "b"] }
+                target "a" { dockerfile-inline = "FROM busybox\\nRUN sleep 27\\n" }
+                target "b" { dockerfile-inline = "FROM busybox\\nRUN sleep 26\\n" }
+            """
+        },
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYBUILD_ROOT": str(root)}
+    process = subprocess.Popen(
+        [*PYBUILD, "bake", "--progress", "plain"], cwd=project, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (host_processes_running("sleep", "27") and host_processes_running("sleep", "26")):
+        assert time.monotonic() < deadline, "the builds did not start"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert stderr.count("CANCELED") == 2
+    assert "ERROR: build canceled" in stderr
+    assert host_processes_running("sleep", "27") == host_processes_running("sleep", "26") == []
