@@ -93,6 +93,7 @@ def bake(
 
         store = Store.open()
     stop = threading.Event()  # set by the first failure; the caller's cancel is polled too
+    session: set[str] = set()  # steps run by this bake: shared even under --no-cache
     shared = SharedProgress(progress) if progress is not None else None
     failures: list[tuple[str, PybuildError]] = []
     lock = threading.Lock()
@@ -101,6 +102,7 @@ def bake(
         request = dataclasses.replace(
             request,
             cancel=_Either(stop, cancel),
+            session_keys=session,
             progress=shared.reporter(name) if shared is not None else None,
             warn=(lambda w: warn(name, w)) if warn is not None else None,
         )

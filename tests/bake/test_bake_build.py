@@ -106,6 +106,16 @@ def test_shared_first_stage_runs_once(tmp_path: Path, root: Path) -> None:
     }
     rebuilt = [e for e in events if e["type"] == "step_done" and (e["target"], e["vertex"]) in runs]
     assert len(rebuilt) == 6 and all(e["cached"] for e in rebuilt)
+    # --no-cache runs every step again, but a step the targets share still runs once
+    fresh = run_bake(project, "--progress", "rawjson", "--no-cache", root=root)
+    assert fresh.returncode == 0, fresh.stderr
+    events = _events(fresh.stderr)
+    ran = [e for e in events if e["type"] == "step_output" and "shared-stage-ran" in e["data"]]
+    assert len(ran) == 1
+    runs = {(e["target"], e["vertex"]): e["name"] for e in events if e["type"] == "step_started"}
+    done = {(e["target"], e["vertex"]): e["cached"] for e in events if e["type"] == "step_done"}
+    own = [done[k] for k, name in runs.items() if "> /name.txt" in name]
+    assert own == [False, False, False]
 
 
 def test_plain_progress_names_the_target(tmp_path: Path, root: Path) -> None:
