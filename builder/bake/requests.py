@@ -6,17 +6,20 @@ Paths are relative to the working directory, as in buildx: the context is
 `dockerfile-inline` wins over `dockerfile`. The entries of `output`,
 `cache-from`, `cache-to`, `secret` and `ssh` become the flags' strings.
 
-A `target:NAME` context stays `NAME=target:NAME` in `build_contexts`:
+A git or HTTP(S) `context` is fetched when the target builds
+(`TargetBuild.remote`; its Dockerfile is then relative to it). A
+`target:NAME` context stays `NAME=target:NAME` in `build_contexts`:
 `builder.bake.run` builds NAME first and puts its image there
 (`docker-image://<image ID>`). What pybuild cannot build is refused here,
-before anything runs, as a UsageError naming the target: a remote context,
-attestations, a `call` other than `build`.
+before anything runs, as a UsageError naming the target: attestations, a
+`call` other than `build`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from builder.api import BuildRequest
@@ -33,9 +36,18 @@ def _remote(path: str) -> bool:
     return "://" in path and not path.startswith("cwd://")
 
 
+@dataclass
+class TargetBuild:
+    """What building one target takes: the request, and a remote context to fetch first."""
+
+    request: BuildRequest
+    remote: str | None = None  #: a git or HTTP(S) context: `request.context` is a stand-in
+    dockerfile: str = "Dockerfile"  #: with `remote`: the Dockerfile's path inside it
+
+
 def build_request(
     target: Target, *, cwd: Path, environ: Mapping[str, str] | None = None
-) -> BuildRequest:
+) -> TargetBuild:
     """The request that builds `target` (UsageError when pybuild cannot)."""
     name = target.name
 
@@ -43,12 +55,8 @@ def build_request(
         return UsageError(f"target {name!r}: {message}", hint=hint)
 
     context_text = target.context or "."
-    if _remote(context_text):
-        raise refuse(
-            f"remote context {context_text!r} is not supported by pybuild bake",
-            hint="clone it first and point context at the directory",
-        )
-    context = cwd / context_text.removeprefix("cwd://")
+    remote = context_text if _remote(context_text) else None
+    context = cwd if remote else cwd / context_text.removeprefix("cwd://")
     if not context.is_dir():
         raise refuse(f"build context {context_text!r} is not a directory")
     if target.attest:
@@ -74,6 +82,8 @@ def build_request(
             dockerfile, shown = cwd / text.removeprefix("cwd://"), text.removeprefix("cwd://")
         elif os.path.isabs(text):
             dockerfile, shown = Path(text), text
+        elif remote:
+            dockerfile, shown = context / text, text  # replaced once the context is fetched
         else:
             dockerfile = context / text
             shown = os.path.normpath(os.path.join(context_text.removeprefix("cwd://"), text))
@@ -83,7 +93,7 @@ def build_request(
         if ips is not None
         for ip in ips.split(",")
     ]
-    return BuildRequest(
+    request = BuildRequest(
         context=context,
         dockerfile=dockerfile,
         dockerfile_name=shown,
@@ -109,3 +119,7 @@ def build_request(
         pull=bool(target.pull),
         environ=dict(environ) if environ is not None else None,
     )
+    inside = target.dockerfile or "Dockerfile"
+    if inside.startswith("cwd://"):  # a local Dockerfile for the remote context
+        inside = str(cwd / inside.removeprefix("cwd://"))
+    return TargetBuild(request, remote, inside)

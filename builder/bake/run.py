@@ -21,12 +21,13 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.bake.progress import SharedProgress
-from builder.bake.requests import LINK, build_request
+from builder.bake.requests import LINK, TargetBuild, build_request
 from builder.bake.resolve import Resolved
 from builder.errors import BuildCancelled, PybuildError, UsageError
 
@@ -68,7 +69,7 @@ class TargetResult:
 
 def requests_for(
     resolved: Resolved, *, cwd: Path, environ: Mapping[str, str] | None = None
-) -> dict[str, BuildRequest]:
+) -> dict[str, TargetBuild]:
     """Every target's request, checked before anything is built (UsageError when one is wrong)."""
     return {
         name: build_request(resolved.targets[name], cwd=cwd, environ=environ)
@@ -77,7 +78,7 @@ def requests_for(
 
 
 def bake(
-    requests: dict[str, BuildRequest],
+    requests: dict[str, TargetBuild],
     *,
     store: Store | None = None,
     jobs: int = 0,
@@ -109,7 +110,11 @@ def bake(
         if request.cancel is not None and request.cancel.is_set():
             return None
         try:
-            return build(request, store=store)
+            with ExitStack() as fetched:
+                remote = requests[name].remote
+                if remote is not None:
+                    request = _fetched(request, remote, requests[name].dockerfile, store, fetched)
+                return build(request, store=store)
         except BuildCancelled:
             if not stop.is_set() and not (cancel is not None and cancel.is_set()):
                 raise
@@ -127,7 +132,7 @@ def bake(
         for wave in waves(requests):
             if stop.is_set() or (cancel is not None and cancel.is_set()):
                 break
-            ready = [_with_links(requests[n], results) for n in wave]
+            ready = [_with_links(requests[n].request, results) for n in wave]
             results.update(zip(wave, pool.map(one, wave, ready), strict=True))
     if failures:
         target, error = failures[0]
@@ -135,6 +140,20 @@ def bake(
     if cancel is not None and cancel.is_set():
         raise BuildCancelled()
     return [TargetResult(n, r) for n in names if (r := results.get(n)) is not None]
+
+
+def _fetched(
+    request: BuildRequest, url: str, dockerfile: str, store: Store, stack: ExitStack
+) -> BuildRequest:
+    """`request` with its remote context fetched into the store (removed with `stack`)."""
+    from builder.solve.remote_context import fetched_context
+
+    remote = stack.enter_context(fetched_context(url, store))
+    if isinstance(request.dockerfile, bytes):  # dockerfile-inline
+        return dataclasses.replace(request, context=remote.root)
+    if remote.dockerfile is not None:  # a download that is no archive: the Dockerfile
+        return dataclasses.replace(request, context=remote.root, dockerfile=remote.dockerfile)
+    return dataclasses.replace(request, context=remote.root, dockerfile=remote.root / dockerfile)
 
 
 def links(request: BuildRequest) -> list[str]:
@@ -146,7 +165,7 @@ def links(request: BuildRequest) -> list[str]:
     ]
 
 
-def waves(requests: Mapping[str, BuildRequest]) -> list[list[str]]:
+def waves(requests: Mapping[str, TargetBuild]) -> list[list[str]]:
     """The targets in rounds: each round needs only the images of the rounds before it."""
     level: dict[str, int] = {}
 
@@ -154,7 +173,7 @@ def waves(requests: Mapping[str, BuildRequest]) -> list[list[str]]:
         if name not in level:
             if name in seen:
                 raise UsageError(f"infinite loop from {seen[-1]} to {name}")
-            deps = [d for d in links(requests[name]) if d in requests]
+            deps = [d for d in links(requests[name].request) if d in requests]
             level[name] = 1 + max((depth(d, (*seen, name)) for d in deps), default=-1)
         return level[name]
 

@@ -220,7 +220,6 @@ def test_a_target_as_another_targets_context(tmp_path: Path, root: Path) -> None
                   dockerfile-inline = "FROM baseapp\\nRUN cat /base.txt > /app.txt\\n"
                   tags = ["bake/linked:1"]
                 }
-                target "remote" { context = "https://github.com/docker/buildx.git" }
             """
         },
     )
@@ -234,9 +233,6 @@ def test_a_target_as_another_targets_context(tmp_path: Path, root: Path) -> None
     record = store.find("bake/linked:1")
     assert record is not None
     assert (flatten(store, record, tmp_path / "rootfs") / "app.txt").read_text() == "from-base\n"
-    remote = run_bake(project, "remote", root=root)
-    assert remote.returncode == 2
-    assert "remote context" in remote.stderr
 
 
 def test_sigint_cancels_every_target(tmp_path: Path, root: Path) -> None:
@@ -273,3 +269,32 @@ def test_sigint_cancels_every_target(tmp_path: Path, root: Path) -> None:
     assert stderr.count("CANCELED") == 2
     assert "ERROR: build canceled" in stderr
     assert host_processes_running("sleep", "27") == host_processes_running("sleep", "26") == []
+
+
+def test_a_git_context(tmp_path: Path, root: Path) -> None:
+    """A target whose context is a git repository: fetched, its subdir the context."""
+    import subprocess
+
+    from tests.git_daemon import serve_git
+
+    base = tmp_path / "git"
+    work = base / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "sub" / "app.Dockerfile").write_text("FROM busybox\nCOPY msg /msg\n")
+    (work / "sub" / "msg").write_text("from git\n")
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-q", "-m", "one"]):  # fmt: skip
+        subprocess.run(["git", *argv], cwd=work, check=True, capture_output=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), "repo.git"], cwd=base, check=True)
+    with serve_git(base) as server:
+        hcl = (
+            f'target "fromgit" {{\n  context = "{server}/repo.git#main:sub"\n'
+            '  dockerfile = "app.Dockerfile"\n  tags = ["bake/git:1"]\n}\n'
+        )
+        project = write_files(tmp_path / "project", {"docker-bake.hcl": hcl})
+        proc = run_bake(project, "fromgit", "--progress", "plain", root=root)
+    assert proc.returncode == 0, proc.stderr
+    store = Store.open(root)
+    record = store.find("bake/git:1")
+    assert record is not None
+    assert (flatten(store, record, tmp_path / "rootfs") / "msg").read_text() == "from git\n"
