@@ -124,6 +124,9 @@ def bake(
                 failures.append((name, err))
             stop.set()
             return None
+        except BaseException:  # a bug, or an interrupt: stop the others, then re-raise
+            stop.set()
+            raise
 
     names = list(requests)
     results: dict[str, BuildResult | None] = {}

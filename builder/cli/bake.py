@@ -16,11 +16,14 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from builder.errors import BuildCancelled, PybuildError, UsageError
+
+if TYPE_CHECKING:
+    from builder.bake.resolve import Resolved
 
 
 def _fail(err: PybuildError) -> None:
@@ -130,17 +133,15 @@ def _bake(
 
 
 def _build(
-    resolved: object, cwd: Path, progress_mode: str, jobs: int, metadata_file: str | None
+    resolved: Resolved, cwd: Path, progress_mode: str, jobs: int, metadata_file: str | None
 ) -> None:
     import threading
 
-    from builder.bake.resolve import Resolved
     from builder.bake.run import bake, requests_for
     from builder.cli.build_progress import LiveProgress
     from builder.cli.images import open_store
     from builder.cli.signals import cancel_on_signals
 
-    assert isinstance(resolved, Resolved)
     requests = requests_for(resolved, cwd=cwd)
     if not requests:
         raise UsageError("nothing to build: the targets asked for are empty groups")
@@ -172,6 +173,8 @@ def _build(
             Path(metadata_file).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         except OSError as exc:
             raise PybuildError(f"cannot write --metadata-file {metadata_file}: {exc}") from None
+    if progress_mode == "quiet":
+        return
     for done in results:
         result = done.result
         if not any(line.startswith("writing image") for line in result.exported):
