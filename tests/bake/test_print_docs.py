@@ -593,3 +593,33 @@ def test_push_adds_an_image_output(tmp_path: Path) -> None:
     write_files(tmp_path, {"docker-bake.hcl": 'target "default" {\n  tags = ["r/app"]\n}\n'})
     data = printed(tmp_path, set_values=["*.push=true"])
     assert data["target"]["default"]["output"] == [{"push": "true", "type": "image"}]
+
+
+def test_the_examples_of_docs_bake_md_resolve(tmp_path: Path) -> None:
+    """Every HCL and compose example of docs/bake.md reads and resolves."""
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "bake.md").read_text()
+    hcl = re.findall(r"```hcl\n(.*?)```", text, re.S)
+    compose = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if b.startswith("services:")]
+    assert len(hcl) == 2 and len(compose) == 1
+    first = printed(write_files(tmp_path / "one", {"docker-bake.hcl": hcl[0]}), ["default", "tool"])
+    assert sorted(first["target"]) == ["api", "tool-lint", "tool-test", "web"]
+    assert first["target"]["web"]["tags"] == ["registry.example.com/team/web:latest"]
+    tagged = printed(tmp_path / "one", ["web"], environ={"TAG": "v2"})["target"]["web"]
+    assert tagged["tags"] == [
+        "registry.example.com/team/web:v2",
+        "registry.example.com/team/web:latest",
+    ]
+    ci = printed(write_files(tmp_path / "ci", {"docker-bake.hcl": hcl[1]}), environ={"TAG": "abc"})
+    assert ci["target"]["api"]["tags"] == ["registry.example.com/team/api:abc"]
+    assert ci["target"]["api"]["cache-from"] == [
+        {"ref": "registry.example.com/team/cache:main", "type": "registry"},
+        {"ref": "registry.example.com/team/cache:api", "type": "registry"},
+    ]
+    from_compose = printed(write_files(tmp_path / "compose", {"compose.yaml": compose[0]}))
+    assert from_compose["target"]["api"]["cache-to"] == [
+        {"mode": "max", "ref": "registry.example.com/team/cache:api", "type": "registry"}
+    ]
