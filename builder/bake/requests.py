@@ -18,7 +18,7 @@ before anything runs, as a UsageError naming the target: attestations, a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +46,30 @@ class TargetBuild:
 
 
 def build_request(
-    target: Target, *, cwd: Path, environ: Mapping[str, str] | None = None
+    target: Target,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str] | None = None,
+    allow: Sequence[str] = (),
 ) -> TargetBuild:
-    """The request that builds `target` (UsageError when pybuild cannot)."""
+    """The request that builds `target` (UsageError when pybuild cannot).
+
+    `allow` are the entitlements granted on the command line (`--allow`): a
+    target's `entitlements = ["security.insecure"]` is a request, refused
+    unless granted, as buildx asks before it lets a bake file have it.
+    """
     name = target.name
 
     def refuse(message: str, hint: str | None = None) -> UsageError:
         return UsageError(f"target {name!r}: {message}", hint=hint)
+
+    wanted = [e for e in target.entitlements or [] if e == "security.insecure"]
+    for entitlement in wanted:
+        if entitlement not in allow:
+            raise refuse(
+                f"requires the entitlement {entitlement}, which was not granted",
+                hint=f"pass --allow {entitlement} if you trust this bake file",
+            )
 
     context_text = target.context or "."
     remote = context_text if _remote(context_text) else None
@@ -108,7 +125,7 @@ def build_request(
         secrets=[to_flag("secret", s) for s in target.secret or []],
         ssh=[to_flag("ssh", s) for s in target.ssh or []],
         network=target.network or "host",
-        allow=[e for e in target.entitlements or [] if e == "security.insecure"],
+        allow=wanted,
         annotations=list(target.annotations or []),
         add_hosts=hosts,
         build_contexts=contexts,

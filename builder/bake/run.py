@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -68,11 +68,15 @@ class TargetResult:
 
 
 def requests_for(
-    resolved: Resolved, *, cwd: Path, environ: Mapping[str, str] | None = None
+    resolved: Resolved,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str] | None = None,
+    allow: Sequence[str] = (),
 ) -> dict[str, TargetBuild]:
     """Every target's request, checked before anything is built (UsageError when one is wrong)."""
     return {
-        name: build_request(resolved.targets[name], cwd=cwd, environ=environ)
+        name: build_request(resolved.targets[name], cwd=cwd, environ=environ, allow=allow)
         for name in resolved.order
     }
 

@@ -76,13 +76,19 @@ def bake_command(
         str | None,
         typer.Option("--metadata-file", help="Write each target's build metadata (JSON) here."),
     ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow", help="Grant an entitlement the targets ask for: security.insecure."
+        ),
+    ] = None,
 ) -> None:
     """Build several images at once from a compose or bake file (like `docker buildx bake`)."""
     try:
         _bake(
             targets or [], file or [], set_values or [], print_only=print_only, push=push,
             load=load, progress_mode=progress_mode, no_cache=no_cache, pull=pull, jobs=jobs,
-            variables=var or [], metadata_file=metadata_file,
+            variables=var or [], metadata_file=metadata_file, allow=allow or [],
         )  # fmt: skip
     except PybuildError as err:
         _fail(err)
@@ -91,7 +97,7 @@ def bake_command(
 def _bake(
     names: list[str], files: list[str], set_values: list[str], *, print_only: bool,
     push: bool, load: bool, progress_mode: str, no_cache: bool, pull: bool, jobs: int,
-    variables: list[str], metadata_file: str | None,
+    variables: list[str], metadata_file: str | None, allow: list[str],
 ) -> None:  # fmt: skip
     from builder.bake.files import environment, find_files, load_config
     from builder.bake.resolve import resolve
@@ -103,6 +109,12 @@ def _bake(
         )
     if jobs < 0:
         raise UsageError("--jobs must be 0 (every target at once) or more")
+    for entitlement in allow:
+        if entitlement not in ("security.insecure", "network.host"):
+            raise UsageError(
+                f"--allow {entitlement!r}: only security.insecure (and network.host, which "
+                "RUN has by default) can be granted"
+            )
     cwd = Path.cwd()
     if not files and os.environ.get("BUILDX_BAKE_FILE"):  # buildx's alternative to -f
         separator = os.environ.get("BUILDX_BAKE_PATH_SEPARATOR") or os.pathsep
@@ -129,12 +141,13 @@ def _bake(
     metadata_dir = Path(metadata_file).absolute().parent if metadata_file else None
     if metadata_dir is not None and not metadata_dir.is_dir():  # checked before building
         raise UsageError(f"--metadata-file {metadata_file}: no such directory {metadata_dir}")
-    _build(resolved, cwd, progress_mode, jobs, metadata_file)
+    _build(resolved, cwd, progress_mode, jobs, metadata_file, allow)
 
 
 def _build(
-    resolved: Resolved, cwd: Path, progress_mode: str, jobs: int, metadata_file: str | None
-) -> None:
+    resolved: Resolved, cwd: Path, progress_mode: str, jobs: int, metadata_file: str | None,
+    allow: list[str],
+) -> None:  # fmt: skip
     import threading
 
     from builder.bake.run import bake, requests_for
@@ -142,7 +155,7 @@ def _build(
     from builder.cli.images import open_store
     from builder.cli.signals import cancel_on_signals
 
-    requests = requests_for(resolved, cwd=cwd)
+    requests = requests_for(resolved, cwd=cwd, allow=allow)
     if not requests:
         raise UsageError("nothing to build: the targets asked for are empty groups")
     display = LiveProgress(progress_mode, sys.stderr)

@@ -298,3 +298,30 @@ def test_a_git_context(tmp_path: Path, root: Path) -> None:
     record = store.find("bake/git:1")
     assert record is not None
     assert (flatten(store, record, tmp_path / "rootfs") / "msg").read_text() == "from git\n"
+
+
+def test_entitlements_must_be_granted(tmp_path: Path, root: Path) -> None:
+    """A bake file asking for security.insecure gets it only with --allow (as buildx asks)."""
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                target "privileged" {
+                  entitlements = ["security.insecure"]
+                  dockerfile-inline = "FROM busybox\\nRUN --security=insecure cat /proc/self/status | grep CapEff > /caps\\n"
+                  tags = ["bake/privileged:1"]
+                }
+            """
+        },
+    )
+    refused = run_bake(project, "privileged", root=root)
+    assert refused.returncode == 2
+    assert "requires the entitlement security.insecure, which was not granted" in refused.stderr
+    assert Store.open(root).find("bake/privileged:1") is None
+    granted = run_bake(project, "privileged", "--allow", "security.insecure", root=root)
+    assert granted.returncode == 0, granted.stderr
+    store = Store.open(root)
+    record = store.find("bake/privileged:1")
+    assert record is not None
+    caps = (flatten(store, record, tmp_path / "rootfs") / "caps").read_text()
+    assert int(caps.split()[-1], 16) > 0xA80425FB  # more than Docker's default capabilities
