@@ -44,7 +44,7 @@ from builder.bake.expr import (
     type_name,
 )
 from builder.bake.functions import STDLIB
-from builder.bake.model import FIELD_BY_KEY, META_KEYS, Config, Group, Target
+from builder.bake.model import FIELD_BY_KEY, META_KEYS, Config, Group, Target, Variable
 from builder.bake.specs import KIND_OF_KEY, entry
 from builder.errors import BakeFileError, Location, UsageError
 
@@ -133,6 +133,27 @@ class _Variable:
     overridable: bool  #: a `variable` block (not a top-level attribute)
     path: str
     line: int
+    description: Attribute | None = None
+    declared: bool = False  #: a `variable` block exists (`--list variables` shows it)
+
+
+def type_text(spec: TypeSpec | None) -> str:
+    """A type as buildx names it: `string`, `list of string`, `map of number`."""
+    if spec is None:
+        return ""
+    if isinstance(spec, str):
+        return spec
+    inner = type_text(spec[1])
+    return f"{spec[0]} of {inner}" if inner else spec[0]
+
+
+def value_text(value: Any, spec: TypeSpec | None) -> str | None:
+    """A variable's value as `--list variables` prints it (None: null)."""
+    if value is None:
+        return None
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    return to_str(value)
 
 
 @dataclass
@@ -160,8 +181,11 @@ class Evaluation:
         for name, attr in attrs.items():
             # a top-level attribute is the value; the environment overrides it only when a
             # `variable` block of that name exists too (buildx's rule)
-            overridable = name in self.variables
-            self.variables[name] = _Variable(name, attr, None, overridable, attr.path, attr.line)
+            known = self.variables.get(name)
+            self.variables[name] = _Variable(
+                name, attr, None, known is not None, attr.path, attr.line,
+                known.description if known else None, known is not None,
+            )  # fmt: skip
 
     def _declare(self, block: Block) -> None:
         known = self.variables.get(block.label)
@@ -170,8 +194,9 @@ class Evaluation:
         if known is not None:  # a later block adds to the earlier one
             default = default or known.default
             kind = kind or known.type
+        description = block.attrs.get("description") or (known.description if known else None)
         self.variables[block.label] = _Variable(
-            block.label, default, kind, True, block.path, block.line
+            block.label, default, kind, True, block.path, block.line, description, True
         )
 
     def scope(self, path: str, local: dict[str, Any] | None = None) -> Scope:
@@ -298,8 +323,15 @@ class Evaluation:
             names = list(dict.fromkeys(new))
             if names != [old]:
                 config.add_group(Group(old, names))
-        for name in self.variables:  # every variable is evaluated, as buildx does
-            self.lookup(name)
+        for name, variable in self.variables.items():  # each is evaluated, as buildx does
+            value = self.lookup(name)
+            if not variable.declared:
+                continue
+            about = variable.description
+            text = to_str(value_of(about.expr, self.scope(about.path))) if about else ""
+            config.variables.append(
+                Variable(name, type_text(variable.type), value_text(value, variable.type), text)
+            )
         return config
 
     def _group(self, block: Block) -> Group:

@@ -157,12 +157,23 @@ class Group:
     description: str | None = None
 
 
+@dataclass(frozen=True)
+class Variable:
+    """A `variable` block as `--list variables` shows it (value None: null)."""
+
+    name: str
+    type: str = ""
+    value: str | None = None
+    description: str = ""
+
+
 @dataclass
 class Config:
     """Groups and targets in definition order; a name appears once in each list."""
 
     groups: list[Group] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    variables: list[Variable] = field(default_factory=list)  #: of the HCL/JSON files
 
     def group(self, name: str) -> Group | None:
         return next((g for g in self.groups if g.name == name), None)
@@ -189,6 +200,7 @@ class Config:
             mine.merge(target)
 
     def merge(self, other: Config) -> None:
+        self.variables += other.variables
         for group in other.groups:
             self.add_group(group)
         for target in other.targets:

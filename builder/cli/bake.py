@@ -76,6 +76,12 @@ def bake_command(
         str | None,
         typer.Option("--metadata-file", help="Write each target's build metadata (JSON) here."),
     ] = None,
+    list_what: Annotated[
+        str | None,
+        typer.Option(
+            "--list", help="List targets or variables (targets, variables, type=...,format=json)."
+        ),
+    ] = None,
     allow: Annotated[
         list[str] | None,
         typer.Option(
@@ -89,6 +95,7 @@ def bake_command(
             targets or [], file or [], set_values or [], print_only=print_only, push=push,
             load=load, progress_mode=progress_mode, no_cache=no_cache, pull=pull, jobs=jobs,
             variables=var or [], metadata_file=metadata_file, allow=allow or [],
+            list_what=list_what,
         )  # fmt: skip
     except PybuildError as err:
         _fail(err)
@@ -97,7 +104,7 @@ def bake_command(
 def _bake(
     names: list[str], files: list[str], set_values: list[str], *, print_only: bool,
     push: bool, load: bool, progress_mode: str, no_cache: bool, pull: bool, jobs: int,
-    variables: list[str], metadata_file: str | None, allow: list[str],
+    variables: list[str], metadata_file: str | None, allow: list[str], list_what: str | None,
 ) -> None:  # fmt: skip
     from builder.bake.files import environment, find_files, load_config
     from builder.bake.resolve import resolve
@@ -127,6 +134,11 @@ def _bake(
             raise UsageError(f"invalid --var {item!r}", hint="write --var NAME=VALUE")
         environ[name] = value
     config = load_config(find_files(files, cwd, stdin), environ, cwd)
+    if list_what is not None:
+        from builder.bake.listing import parse_list, render_list
+
+        sys.stdout.write(render_list(config, parse_list(list_what)))
+        return
     overrides = list(set_values)
     for flag, override in ((push, "*.push=true"), (load, "*.load=true"),
                            (no_cache, "*.no-cache=true"), (pull, "*.pull=true")):  # fmt: skip

@@ -159,3 +159,56 @@ def test_cli_var_and_bake_file_variable(tmp_path: Path) -> None:
     assert '"app:v9"' in from_var.stdout
     bad = run_bake(project, "--print", "app", "--var", "TAG", root=root, env=env)
     assert bad.returncode == 2 and "invalid --var 'TAG'" in bad.stderr
+
+
+LIST_BAKE = """
+variable "REGISTRY" {
+  type = string
+  default = "docker.io/username"
+  description = "Registry and namespace"
+}
+variable "GO_VERSION" {
+  default = null
+}
+variable "TAGS" {
+  type = list(string)
+  default = ["a", "b"]
+}
+group "default" { targets = ["binaries"] }
+target "binaries" {}
+target "validate" { description = "Validate the sources" }
+target "_private" {}
+"""
+
+
+def test_list_targets_and_variables(tmp_path: Path) -> None:
+    """buildx_bake.md, --list: private targets hidden, groups described by their targets."""
+    import json
+
+    project = write_files(tmp_path / "p", {"docker-bake.hcl": LIST_BAKE})
+    root = tmp_path / "store"
+    targets = run_bake(project, "--list", "targets", root=root)
+    assert targets.returncode == 0, targets.stderr
+    rows = [line.split("\t") for line in targets.stdout.splitlines()]
+    assert [[c for c in row if c] for row in rows] == [
+        ["TARGET", "DESCRIPTION"],
+        ["binaries"],
+        ["default", "binaries"],
+        ["validate", "Validate the sources"],
+    ]
+    variables = run_bake(project, "--list", "variables", root=root)
+    rows = [[c for c in line.split("\t") if c] for line in variables.stdout.splitlines()]
+    assert rows == [
+        ["VARIABLE", "TYPE", "VALUE", "DESCRIPTION"],
+        ["GO_VERSION", "<null>"],
+        ["REGISTRY", "string", "docker.io/username", "Registry and namespace"],
+        ["TAGS", "list of string", '["a","b"]'],
+    ]
+    as_json = run_bake(project, "--list", "type=targets,format=json", root=root)
+    assert json.loads(as_json.stdout)[1] == {
+        "name": "default",
+        "description": "binaries",
+        "group": True,
+    }
+    bad = run_bake(project, "--list", "things", root=root)
+    assert bad.returncode == 2 and "invalid list type 'things'" in bad.stderr
