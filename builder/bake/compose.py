@@ -7,7 +7,8 @@ bare `K` takes the service's `environment`, then the compose environment),
 `target`, `labels`, `tags` (else the service's `image:`), `cache_from`,
 `cache_to`, `platforms`, `secrets` (from the top-level `secrets:` `file`
 or `environment`), `ssh`, `network`, `extra_hosts`, `additional_contexts`
-(`service:NAME` becomes `target:NAME`), `shm_size`, `no_cache`, `pull`, and
+(`service:NAME` becomes `target:NAME`), `shm_size`, `ulimits`, `no_cache`,
+`pull`, and
 the `x-bake` extension (`tags`, `cache-from`, `cache-to`, `secret`, `ssh`,
 `platforms`, `output`, `pull`, `no-cache`, `no-cache-filter`, `contexts`).
 Every service with a build is in the group `default`.
@@ -91,6 +92,22 @@ def _extra_hosts(value: Any, where: str) -> dict[str, str | None]:
                 raise BakeFileError(f"{where}: invalid extra host {item!r}, expected HOST:IP")
             hosts.setdefault(item[:cut], []).append(item[cut + 1 :])
     return {name: ",".join(ips) for name, ips in hosts.items()}
+
+
+def _ulimits(value: Any, where: str) -> list[str]:
+    """`ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}` as `nofile=1024:2048`, ..."""
+    if not isinstance(value, dict):
+        raise BakeFileError(f"{where}: ulimits must be a map")
+    out = []
+    for name, limit in value.items():
+        if isinstance(limit, dict):
+            soft, hard = limit.get("soft"), limit.get("hard")
+            if soft is None or hard is None:
+                raise BakeFileError(f"{where}: ulimit {name} needs soft and hard")
+            out.append(f"{name}={soft}:{hard}")
+        else:
+            out.append(f"{name}={limit}:{limit}")
+    return out
 
 
 def _ssh(value: Any, where: str) -> list[dict[str, Any]]:
@@ -229,6 +246,8 @@ def _service_target(
         }
     if build.get("shm_size"):
         target.shm_size = _text(build["shm_size"])
+    if build.get("ulimits"):
+        target.ulimits = _ulimits(build["ulimits"], where)
     if build.get("no_cache"):
         target.no_cache = True
     if build.get("pull"):

@@ -55,6 +55,11 @@ def test_build_keys(tmp_path: Path) -> None:
                         - com.example.a=1
                       target: prod
                       shm_size: 128m
+                      ulimits:
+                        nproc: 65535
+                        nofile:
+                          soft: 20000
+                          hard: 40000
                   web.app2:
                     profiles: [test]
                     build:
@@ -94,6 +99,7 @@ def test_build_keys(tmp_path: Path) -> None:
         "ssh": [{"id": "default"}, {"id": "key", "paths": ["/path/to/key"]}],
         "network": "none",
         "shm-size": "128m",
+        "ulimits": ["nproc=65535:65535", "nofile=20000:40000"],
         "extra-hosts": {"myhostv6": "::1", "somehost": "162.242.195.82,162.242.195.83"},
     }
     assert data["target"]["web_app2"] == {
