@@ -144,6 +144,13 @@ class Target:
             value = getattr(self, spec.attr)
             if spec.kind in ("list", "entries") and value is not None and spec.key != "inherits":
                 setattr(self, spec.attr, _dedup([v for v in value if v not in ("", {})]))
+        for attr in ("secret", "ssh"):  # one entry per id, the later one in its place
+            entries = getattr(self, attr)
+            if entries:
+                by_id: dict[str, dict[str, Any]] = {}
+                for item in entries:
+                    by_id[item.get("id", "")] = item
+                setattr(self, attr, list(by_id.values()))
         if self.network == "host":
             self.entitlements = _dedup([*(self.entitlements or []), "network.host"])
         if self.contexts is not None:

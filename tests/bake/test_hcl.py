@@ -334,3 +334,22 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
     write_files(tmp_path, {"docker-bake.hcl": f'target "t" {{\n  args = {{ A = {deep} }}\n}}\n'})
     with pytest.raises(BakeFileError):
         printed(tmp_path, ["t"])
+
+
+def test_secret_and_ssh_entries_are_one_per_id(tmp_path: Path) -> None:
+    target = _one(
+        tmp_path,
+        """
+        target "base" {
+          secret = ["id=aws,src=/base", "id=npm,env=NPM"]
+          ssh = ["default"]
+        }
+        target "t" {
+          inherits = ["base"]
+          secret = ["id=aws,src=/child"]
+          ssh = ["default=/key"]
+        }
+        """,
+    )
+    assert target["secret"] == [{"id": "aws", "src": "/child"}, {"id": "npm", "env": "NPM"}]
+    assert target["ssh"] == [{"id": "default", "paths": ["/key"]}]
