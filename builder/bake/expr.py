@@ -61,8 +61,23 @@ def first_line(node: Any) -> int:
     return 0
 
 
+def first_token(node: Any) -> Token | None:
+    """The first token under `node`, for its line and column."""
+    if isinstance(node, Token):
+        return node
+    if isinstance(node, Tree):
+        for child in node.children:
+            token = first_token(child)
+            if token is not None:
+                return token
+    return None
+
+
 def fail(scope: Scope, node: Any, message: str) -> BakeFileError:
-    return BakeFileError(message, Location(scope.path, first_line(node)))
+    token = first_token(node)
+    if token is None or not token.line:
+        return BakeFileError(message, Location(scope.path, 0))
+    return BakeFileError(message, Location(scope.path, token.line, token.column or 0))
 
 
 def meaningful(node: Tree) -> list[Any]:
@@ -251,7 +266,10 @@ def template(text: str, scope: Scope, node: Any = None) -> Any:
                 tree = parse_expression(text[index + 2 : end])
             except Exception as err:  # lark's errors: a message with the position
                 raise fail(scope, node, f"invalid expression in {text!r}: {err}") from None
-            pieces.append(_Value(evaluate(tree, scope)))
+            try:
+                pieces.append(_Value(evaluate(tree, scope)))
+            except BakeFileError as err:  # its line is the snippet's: say the string's
+                raise fail(scope, node, err.message) from None
             index = end + 1
         elif text.startswith("%{", index):
             raise fail(scope, node, "template directives (%{if}, %{for}) are not supported")
