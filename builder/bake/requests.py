@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.api import BuildRequest
+from builder.api import BuildRequest, default_dockerfile
 from builder.bake.model import Target
 from builder.bake.specs import to_flag
 from builder.errors import UsageError
@@ -102,8 +102,14 @@ def build_request(
         elif remote:
             dockerfile, shown = context / text, text  # replaced once the context is fetched
         else:
-            dockerfile = context / text
-            shown = os.path.normpath(os.path.join(context_text.removeprefix("cwd://"), text))
+            # the default name: CONTEXT/Dockerfile, else a Containerfile, as pybuild build
+            dockerfile = default_dockerfile(context) if text == "Dockerfile" else context / text
+            base = context_text.removeprefix("cwd://")
+            shown = os.path.normpath(
+                os.path.join(base, text if text != "Dockerfile" else dockerfile.name)
+            )
+        if not remote and not dockerfile.is_file():
+            raise refuse(f"cannot read Dockerfile {shown!r}: no such file")
     hosts = [
         f"{host}:{ip}"
         for host, ips in sorted((target.extra_hosts or {}).items())

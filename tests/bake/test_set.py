@@ -212,3 +212,27 @@ def test_list_targets_and_variables(tmp_path: Path) -> None:
     }
     bad = run_bake(project, "--list", "things", root=root)
     assert bad.returncode == 2 and "invalid list type 'things'" in bad.stderr
+
+
+def test_a_missing_dockerfile_is_refused_before_building(tmp_path: Path) -> None:
+    project = write_files(
+        tmp_path / "p",
+        {
+            "compose.yaml": "services:\n  a:\n    build: ./a\n  b:\n    build: ./b\n",
+            "a/.keep": "",
+            "b/Containerfile": "FROM busybox\n",
+        },
+    )
+    proc = run_bake(project, root=tmp_path / "store")
+    assert proc.returncode == 2
+    assert "target 'a': cannot read Dockerfile 'a/Dockerfile': no such file" in proc.stderr
+    assert "#1" not in proc.stderr  # nothing started
+    from builder.bake.files import find_files, load_config
+    from builder.bake.requests import build_request
+    from builder.bake.resolve import resolve
+
+    config = load_config(find_files([], project), {}, project)
+    target = resolve(config, ["b"], [], {}).targets["b"]
+    request = build_request(target, cwd=project).request
+    assert request.dockerfile == project / "b" / "Containerfile"
+    assert request.dockerfile_name == "b/Containerfile"
