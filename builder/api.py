@@ -129,6 +129,9 @@ class BuildRequest:
     progress: Callable[[Event], None] | None = None  #: receives the solver's events
     warn: Callable[[BuildWarning], None] | None = None  #: told each warning as it happens
     cancel: threading.Event | None = None  #: set it to stop the build (`BuildCancelled`)
+    #: one set shared by builds run together (a bake): a step one of them ran is reused by
+    #: the others even under `no_cache`; None: every build on its own
+    session_keys: set[str] | None = None
 
 
 @dataclass
@@ -359,6 +362,7 @@ def _check(
         annotations=annotations,
         cancel=request.cancel,
         contexts={named.name: named for named in contexts},
+        session_keys=request.session_keys,
     )
     return _Checked(solve, outputs, cache_from, cache_to)
 

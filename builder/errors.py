@@ -104,6 +104,10 @@ class UsageError(PybuildError):
     exit_code = 2
 
 
+class BakeFileError(PybuildError):
+    """A bake file (compose, HCL or JSON) cannot be read or evaluated; `pybuild bake`."""
+
+
 class ImageError(PybuildError):
     """An image, manifest, config or archive is malformed or unusable."""
 

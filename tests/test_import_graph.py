@@ -71,6 +71,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "lint",
         }
     ),
+    # bake drives the build API: one builder.build per target, its progress events shared
+    "bake": frozenset({"errors", "image", "api", "solve", "store"}),
     "builder": frozenset({"dockerfile", "plan", "api", "lint"}),
 }
 CLI = "builder.cli"

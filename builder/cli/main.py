@@ -607,7 +607,7 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import containers, diff, groups, images, system, transfer
+    from builder.cli import bake, containers, diff, groups, images, system, transfer
 
     for name, command in (
         ("images", images.images_command),
@@ -624,6 +624,7 @@ def _register_image_commands() -> None:
         ("load", transfer.load_command),
         ("login", transfer.login_command),
         ("logout", transfer.logout_command),
+        ("bake", bake.bake_command),
     ):
         app.command(name)(command)
     app.add_typer(system.app, name="system")

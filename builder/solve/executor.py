@@ -264,8 +264,16 @@ class _Build:
         with ExitStack() as stack:  # read-only mounts the step needs (`--from`), undone after it
             inputs = self.keyer.inputs(state.key, step, state.config.shell)
             key = inputs.key() if inputs is not None else None
+            session = self.request.session_keys
             use_cache = key is not None and not self._no_cache(stage)
             hit = self._lookup(key) if use_cache and key is not None else None
+            if key is not None and hit is None and (use_cache or session is not None):
+                # another build (a bake target, a parallel stage) may be running this very
+                # step: wait for it, then take its result from the cache
+                if not stack.enter_context(self.cache.lock(key, self.cancel)):
+                    raise BuildCancelled()
+                if use_cache or (session is not None and key in session):
+                    hit = self._lookup(key)
             if hit is not None and self._restore(state, step, hit):
                 assert key is not None and inputs is not None
                 state.key = key
@@ -284,6 +292,8 @@ class _Build:
             result = self._dispatch(state, step, stack)
             if inputs is not None and key is not None:
                 self.cache.put(key, result, inputs, identity)
+                if session is not None:
+                    session.add(key)
                 state.key = key
                 self._use(key, result, inputs, stage)
             else:  # not cacheable (a download): later steps key on what it produced

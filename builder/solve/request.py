@@ -58,6 +58,10 @@ class SolveRequest:
     contexts: dict[str, NamedContext] = field(default_factory=dict)
     #: set from outside (Ctrl-C, a caller giving up) to stop the build: running steps are killed
     cancel: threading.Event | None = None
+    #: keys of the steps run by the builds of one session (a bake), shared by them: under
+    #: --no-cache a step one of them ran is still reused by the others, as BuildKit runs a
+    #: vertex that concurrent builds share once
+    session_keys: set[str] | None = None
 
 
 @dataclass

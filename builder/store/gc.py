@@ -130,9 +130,12 @@ def _container_references(layout: StoreLayout) -> tuple[set[str], set[str], set[
 
 
 def _drop_build_cache(layout: StoreLayout) -> int:
-    """Delete the build cache's step records (`prune --all`); return the bytes freed."""
+    """Delete the build cache's step records and step locks (`prune --all`); the bytes freed.
+
+    No build runs meanwhile (prune holds the GC lock exclusively), so no step lock is held.
+    """
     freed = 0
-    for name in ("steps", "last"):
+    for name in ("steps", "last", "locks"):
         directory = layout.root / "cache" / name
         if directory.is_dir():
             freed += _size(directory)

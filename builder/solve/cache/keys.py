@@ -17,10 +17,14 @@ can say exactly what changed.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +108,7 @@ class BuildCache:
     def __init__(self, root: Path):
         self.steps = root / "steps"
         self.last = root / "last"
+        self.locks = root / "locks"
 
     def _step_path(self, key: str) -> Path:
         return self.steps / (parse_digest(key).split(":", 1)[1] + ".json")
@@ -132,6 +137,37 @@ class BuildCache:
             },
         )
         self.remember(identity, key)
+
+    @contextmanager
+    def lock(self, key: str, stop: threading.Event) -> Iterator[bool]:
+        """Hold the lock of step `key` while it runs: one build runs it, the others wait.
+
+        Builds in threads of one process and in other processes alike (an
+        flock on `locks/<key>`, one open file each): two builds that miss
+        the same key at once would both run the step; the second waits here
+        instead, then finds the first one's result. Yields False, without
+        the lock, when `stop` is set while waiting (the build is stopping).
+        """
+        self.locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(
+            self.locks / parse_digest(key).split(":", 1)[1],
+            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+            0o600,
+        )
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as err:
+                    if err.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                if stop.wait(0.05):
+                    yield False
+                    return
+            yield True
+        finally:
+            os.close(fd)  # releases the lock
 
     def remember(self, identity: str, key: str) -> None:
         """Record `key` as this step's key in the latest build."""

@@ -1,4 +1,9 @@
-"""What a build reports while it runs: the events the executor emits, and who receives them."""
+"""What a build reports while it runs: the events the executor emits, and who receives them.
+
+A step event's `target` names the bake target the step belongs to when
+several builds share one display (`pybuild bake`): the renderers show it
+(`labelled`), and the vertex numbers are then unique across the builds.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,14 @@ class BuildStarted:
 class StepStarted:
     vertex: int
     name: str
+    target: str | None = None  #: the bake target the step belongs to
 
 
 @dataclass(frozen=True)
 class StepOutput:
     vertex: int
     data: bytes
+    target: str | None = None  #: the bake target the step belongs to
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class StepLog:
 
     vertex: int
     text: str
+    target: str | None = None  #: the bake target the step belongs to
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class StepDone:
     vertex: int
     seconds: float
     cached: bool = False
+    target: str | None = None  #: the bake target the step belongs to
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class StepFailed:
     vertex: int
     message: str
     seconds: float | None = None  #: how long the step ran; None: the renderer measures it
+    target: str | None = None  #: the bake target the step belongs to
 
 
 @dataclass(frozen=True)
@@ -53,10 +63,20 @@ class StepCanceled:
 
     vertex: int
     seconds: float  #: how long it ran until it was stopped
+    target: str | None = None  #: the bake target the step belongs to
 
 
 Event = BuildStarted | StepStarted | StepOutput | StepLog | StepDone | StepFailed | StepCanceled
 Reporter = Callable[[Event], None]
+
+
+def labelled(name: str, target: str | None) -> str:
+    """A step's name with its bake target: `[web 2/3] RUN ...`, `[web] ...`; as is without one."""
+    if not target:
+        return name
+    if name.startswith("["):
+        return f"[{target} {name[1:]}"
+    return f"[{target}] {name}"
 
 
 def no_progress(event: Event) -> None:

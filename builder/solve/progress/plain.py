@@ -21,6 +21,7 @@ from builder.solve.progress.events import (
     StepLog,
     StepOutput,
     StepStarted,
+    labelled,
 )
 
 _MAX_PARTIAL = 64 * 1024  #: an unterminated output line longer than this is shown in pieces
@@ -60,7 +61,7 @@ class PlainProgress(ProgressRenderer):
     def _handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):
             self.started[event.vertex] = time.monotonic()
-            self._write(f"#{event.vertex} {event.name}")
+            self._write(f"#{event.vertex} {labelled(event.name, event.target)}")
         elif isinstance(event, StepOutput):
             self._output(event)
         elif isinstance(event, StepLog):

@@ -14,6 +14,9 @@ microseconds, e.g. "2024-05-01T12:00:00.123456Z"):
 `step_canceled` ends a step that was running when the build stopped (it was
 cancelled, or another stage failed).
 
+Under `pybuild bake`, every step object also holds `"target": NAME` after
+`vertex` (the bake target the step belongs to); a single build has none.
+
 `data` of `step_output` is the process's output decoded as UTF-8 (invalid
 bytes become U+FFFD); a character split across two chunks arrives whole in
 the later object, so concatenating a vertex's `data` gives its output. A
@@ -80,7 +83,9 @@ class RawJsonProgress(ProgressRenderer):
         if isinstance(event, BuildStarted):
             yield {"type": "build_started", "time": now, "total_steps": event.total_steps}
             return
-        head = {"vertex": event.vertex, "time": now}
+        head: dict[str, Any] = {"vertex": event.vertex, "time": now}
+        if event.target is not None:
+            head = {"vertex": event.vertex, "target": event.target, "time": now}
         if isinstance(event, StepStarted):
             self._started[event.vertex] = time.monotonic()
             self._decoders.pop(event.vertex, None)

@@ -31,6 +31,7 @@ from builder.solve.progress.events import (
     StepLog,
     StepOutput,
     StepStarted,
+    labelled,
 )
 
 TAIL_LINES = 6  #: output lines shown under a running (or failed) step in the tty display
@@ -117,7 +118,8 @@ class BuildBoard:
             return
         if isinstance(event, StepStarted):
             self.steps.pop(event.vertex, None)  # started again: show it last
-            self.steps[event.vertex] = StepView(event.vertex, event.name, now)
+            name = labelled(event.name, event.target)
+            self.steps[event.vertex] = StepView(event.vertex, name, now)
             return
         step = self.steps.get(event.vertex)
         if step is None:  # an event for a step nobody started: show it anyway
