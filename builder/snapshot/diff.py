@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 from builder.snapshot.trees import walk
+from builder.snapshot.whiteouts import opaque_xattr, overlay_xattr_prefix
 
 
 def _lower_stat(lowers: list[Path], relpath: str) -> os.stat_result | None:
@@ -33,6 +34,7 @@ def prune_unchanged_dirs(upper: Path, lowers: list[Path]) -> None:
     changed only its mtime, which is not worth a layer (and would make every
     RUN a layer). Bottom up, without recursion: any depth is fine.
     """
+    opaque = opaque_xattr(overlay_xattr_prefix())
 
     def leave(parent_fd: int, name: str, rel: str) -> None:
         fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
@@ -40,7 +42,7 @@ def prune_unchanged_dirs(upper: Path, lowers: list[Path]) -> None:
             if os.listdir(fd):
                 return
             try:
-                if os.getxattr(fd, "trusted.overlay.opaque") == b"y":
+                if os.getxattr(fd, opaque) == b"y":
                     return
             except OSError:
                 pass

@@ -6,7 +6,11 @@ Their paths are long, and the mount options must fit in one page, so they
 are passed as short symlinks (`l/0`, `l/1`...) relative to a private work
 dir, as Docker's overlay2 driver does. `redirect_dir`, `metacopy` and
 `index` are off, so the upper dir is a plain overlay diff that
-`write_layer(from_overlay_upper=True)` can read.
+`write_layer(from_overlay_upper=True)` can read. In a user namespace (a
+rootless build) the mount adds `userxattr` (and `redirect_dir=nofollow`, the
+form of "off" it accepts): overlayfs then keeps its opaque-directory marks
+in `user.overlay.*` xattrs, which root of a user namespace may write
+(kernel 5.11 and later).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from builder.errors import BuildError
 from builder.snapshot.trees import remove_tree
+from builder.snapshot.whiteouts import USER_OVERLAY_XATTR_PREFIX, overlay_xattr_prefix
 
 _MNT_DETACH = 2
 _MS_RDONLY = 1
@@ -101,6 +106,9 @@ def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> It
     merged = work / "merged"
     merged.mkdir(parents=True)
     options_tail = ",redirect_dir=off,metacopy=off,index=off"
+    if overlay_xattr_prefix() == USER_OVERLAY_XATTR_PREFIX:
+        # userxattr wants redirects neither made nor followed ("nofollow")
+        options_tail = ",userxattr,redirect_dir=nofollow,metacopy=off,index=off"
     if writable:
         upper, scratch = work / "upper", work / "work"
         upper.mkdir()
