@@ -101,13 +101,29 @@ def _range_of(path: Path, names: tuple[str, ...]) -> IdRange | None:
         return None
 
 
+def free_start(texts: list[str], lowest: int = 100000) -> int:
+    """A start above every range in the subid files' `texts`: a range there overlaps none."""
+    start = lowest
+    for text in texts:
+        for line in text.splitlines():
+            parts = line.strip().split(":")
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                start = max(start, int(parts[1]) + int(parts[2]))
+    return start
+
+
 def _setup_hint(name: str) -> str:
+    texts = []
+    for path in (SUBUID, SUBGID):
+        with contextlib.suppress(OSError):
+            texts.append(path.read_text())
+    start = free_start(texts)
     return (
         "as root, give the user subordinate ids and install newuidmap/newgidmap:\n"
-        f"  echo {name}:100000:65536 >> {SUBUID}\n"
-        f"  echo {name}:100000:65536 >> {SUBGID}\n"
+        f"  echo {name}:{start}:65536 >> {SUBUID}\n"
+        f"  echo {name}:{start}:65536 >> {SUBGID}\n"
         "  apt-get install uidmap\n"
-        "(pick a start no other user's range overlaps; see docs/security.md), "
+        "(the range is above every range the files hold now; see docs/security.md), "
         "or run pybuild as root"
     )
 
