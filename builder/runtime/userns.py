@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import pwd
 import shutil
@@ -44,8 +43,16 @@ _CLONE_NEWUSER = 0x10000000
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _PR_SET_PDEATHSIG = 1
-#: signals the parent passes on to the child (a terminal's SIGINT reaches both)
-_RELAYED = (signals.SIGTERM, signals.SIGHUP, signals.SIGQUIT, signals.SIGUSR1, signals.SIGUSR2)
+#: signals the parent passes on to the child. A terminal's Ctrl-C reaches both, so the
+#: child may see SIGINT twice; a build counts the first only (`builder.cli.signals`).
+_RELAYED = (
+    signals.SIGINT,
+    signals.SIGTERM,
+    signals.SIGHUP,
+    signals.SIGQUIT,
+    signals.SIGUSR1,
+    signals.SIGUSR2,
+)
 
 
 @dataclass(frozen=True)
@@ -170,7 +177,8 @@ def map_arguments(mapping: Mapping) -> tuple[list[str], list[str]]:
 
 
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    # the C library already loaded (ctypes.util.find_library would spawn ldconfig: 100 ms)
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _write_maps(pid: int, mapping: Mapping) -> str | None:
@@ -234,8 +242,6 @@ def _parent(pid: int, ready_r: int, go_w: int, mapping: Mapping) -> NoReturn:
 
     for signum in _RELAYED:
         signals.signal(signum, relay)
-    # A terminal's Ctrl-C reaches the child too: it decides what to do.
-    signals.signal(signals.SIGINT, signals.SIG_IGN)
     while True:
         try:
             _, status = os.waitpid(pid, 0)
