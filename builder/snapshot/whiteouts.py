@@ -20,6 +20,7 @@ from typing import Final
 from builder.errors import LayerError
 
 __all__ = [
+    "FUSE_OVERLAY_XATTR_PREFIX",
     "OPAQUE_MARKER",
     "OVERLAY_OPAQUE_XATTR",
     "OVERLAY_XATTR_PREFIX",
@@ -41,6 +42,13 @@ OPAQUE_MARKER: Final = ".wh..wh..opq"
 OVERLAY_XATTR_PREFIX: Final = "trusted.overlay."
 OVERLAY_OPAQUE_XATTR: Final = "trusted.overlay.opaque"
 USER_OVERLAY_XATTR_PREFIX: Final = "user.overlay."
+#: fuse-overlayfs's own xattrs (its opaque mark in an upper dir)
+FUSE_OVERLAY_XATTR_PREFIX: Final = "user.fuseoverlayfs."
+_OVERLAY_PREFIXES: Final = (
+    OVERLAY_XATTR_PREFIX,
+    USER_OVERLAY_XATTR_PREFIX,
+    FUSE_OVERLAY_XATTR_PREFIX,
+)
 _INITIAL_UID_MAP: Final = ["0", "0", "4294967295"]
 
 
@@ -64,8 +72,11 @@ def opaque_xattr(prefix: str) -> str:
 
 
 def is_overlay_xattr(key: str) -> bool:
-    """True for overlayfs's own xattrs (either namespace): never copied into or out of a layer."""
-    return key.startswith((OVERLAY_XATTR_PREFIX, USER_OVERLAY_XATTR_PREFIX))
+    """True for overlayfs's (either namespace) and fuse-overlayfs's own xattrs.
+
+    They are never copied into or out of a layer.
+    """
+    return key.startswith(_OVERLAY_PREFIXES)
 
 
 @dataclass(frozen=True)

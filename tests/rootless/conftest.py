@@ -40,6 +40,19 @@ def rootless_setup() -> Iterator[tuple[Path, Path]]:
 
 
 @pytest.fixture(scope="session")
+def fuse_device() -> Iterator[Path]:
+    """/dev/fuse open to every user, as Debian's udev rule makes it (0666), for the session."""
+    require_tool("fuse-overlayfs")
+    device = Path("/dev/fuse")
+    if not device.exists():
+        pytest.fail("/dev/fuse is missing: modprobe fuse (the fuse-overlayfs tests need it)")
+    mode = device.stat().st_mode & 0o777
+    device.chmod(0o666)
+    yield device
+    device.chmod(mode)
+
+
+@pytest.fixture(scope="session")
 def rootless_user() -> User:
     return ensure_user(ROOTLESS_USER, subids=True)
 

@@ -19,6 +19,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import FIXTURES, REPO
 from tests.registry_server import start_registry
 from tests.rootless.users import SUBID_FILES, Runner, shared_dir, subid_start
@@ -140,25 +142,62 @@ def test_rootless_build_equals_root_build(
     }
 
 
-def test_rootless_opaque_directory_layer(
-    rootless: Runner, workdir: Path, busybox_rootfs_tar: Path
+def test_fuse_overlayfs_build_has_root_builds_files(
+    rootless: Runner, workdir: Path, busybox_rootfs_tar: Path, tmp_path: Path, fuse_device: Path
 ) -> None:
-    """A directory removed and made again is opaque in the layer (user.overlay.opaque inside)."""
+    """With fuse-overlayfs (the fallback where the kernel refuses overlayfs in a user namespace)
+    the layers hold the same names, owners, modes and contents as root's.
+
+    Directory mtimes may differ: fuse-overlayfs stamps a directory when it copies a file
+    inside it up, the kernel keeps the lower one's.
+    """
+    base = workdir / "busybox.tar"
+    shutil.copyfile(busybox_rootfs_tar, base)
+    base.chmod(0o644)
+    context = _context(workdir / "ctx", MULTI_STAGE, {"hello.txt": "hello\n"})
+    _ok(rootless("import", str(base), "busybox"))
+    built = rootless("build", "-t", "multi", str(context), PYBUILD_OVERLAY="fuse-overlayfs")
+    _ok(built)
+    _ok(rootless("save", "-o", str(rootless.home / "multi.tar"), "multi"))
+    root_store = tmp_path / "store"
+    _as_root(root_store, "import", str(base), "busybox")
+    _as_root(root_store, "build", "-t", "multi", str(context))
+    _as_root(root_store, "save", "-o", str(tmp_path / "multi.tar"), "multi")
+
+    def files(path: Path) -> list[list[tuple[Any, ...]]]:
+        _, layers = _saved_image(path)  # all but the mtime
+        return [[entry[:7] + entry[8:] for entry in layer] for layer in layers]
+
+    assert files(rootless.home / "multi.tar") == files(tmp_path / "multi.tar")
+    # no fuse-overlayfs process outlives its mount
+    daemons = subprocess.run(["pgrep", "-u", str(rootless.user.uid), "-x", "fuse-overlayfs"],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert daemons.stdout == ""
+
+
+@pytest.mark.parametrize("overlay", ["kernel", "fuse-overlayfs"])
+def test_rootless_opaque_directory_layer(
+    rootless: Runner, workdir: Path, busybox_rootfs_tar: Path, overlay: str, request: Any
+) -> None:
+    """A directory removed and made again is opaque in the layer (user.overlay.opaque inside);
+    a new directory is not (fuse-overlayfs marks every new one opaque)."""
+    if overlay == "fuse-overlayfs":
+        request.getfixturevalue("fuse_device")
     base = workdir / "busybox.tar"
     shutil.copyfile(busybox_rootfs_tar, base)
     base.chmod(0o644)
     dockerfile = """\
         FROM busybox
-        RUN rm -rf /usr/bin && mkdir /usr/bin && touch /usr/bin/new
-        RUN test "$(ls /usr/bin)" = new
+        RUN rm -rf /usr/bin && mkdir /usr/bin /usr/new && touch /usr/bin/new
+        RUN test "$(ls /usr/bin)" = new && test -d /usr/new
     """
     context = _context(workdir / "ctx", dockerfile, {})
     _ok(rootless("import", str(base), "busybox"))
-    _ok(rootless("build", "-t", "opaque", str(context)))
+    _ok(rootless("build", "-t", "opaque", str(context), PYBUILD_OVERLAY=overlay))
     _ok(rootless("save", "-o", str(rootless.home / "opaque.tar"), "opaque"))
     _, layers = _saved_image(rootless.home / "opaque.tar")
-    assert [entry[0] for entry in layers[-1]] == ["usr", "usr/bin", "usr/bin/.wh..wh..opq",
-                                                  "usr/bin/new"]  # fmt: skip
+    names = [entry[0] for entry in layers[-1]]
+    assert names == ["usr", "usr/bin", "usr/bin/.wh..wh..opq", "usr/bin/new", "usr/new"]
     # the user's overlay xattrs never reach a layer
     assert not [entry for layer in layers for entry in layer if "overlay" in str(entry[8])]
 
