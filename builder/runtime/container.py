@@ -49,6 +49,8 @@ SHM = Path("/dev/shm")
 # Run a command in a private mount namespace where the cgroup v2 half of a
 # hybrid hierarchy is unmounted (the host's mounts are untouched).
 _HIDE_UNIFIED_CGROUP = 'umount -l "$1" && shift && exec "$@"'
+# In a user namespace (rootless) that mount is locked: cover it with an empty tmpfs instead.
+_COVER_UNIFIED_CGROUP = 'mount -t tmpfs -o ro,size=4k tmpfs "$1" && shift && exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def _runtime_invocation(runtime: str, binary: str, state_dir: Path, log_file: Pa
     if unshare is None:
         raise BuildError("unshare not found: install it with `apt-get install util-linux`")
     hide = [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c"]
-    return [*hide, _HIDE_UNIFIED_CGROUP, "sh", str(CGROUP_ROOT / "unified"), binary, *options]
+    script = _COVER_UNIFIED_CGROUP if in_user_namespace() else _HIDE_UNIFIED_CGROUP
+    return [*hide, script, "sh", str(CGROUP_ROOT / "unified"), binary, *options]
 
 
 def _runtime_errors(log_file: Path) -> list[str]:

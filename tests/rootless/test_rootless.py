@@ -301,3 +301,21 @@ def test_rootless_sshd_equals_root_sshd(
         assert mine == roots, (index, sorted(mine ^ roots)[:20])
     sshd = [entry for entry in user_files[-1] if entry[0] == "usr/sbin/sshd"]
     assert sshd == [("usr/sbin/sshd", 0, 0, "0o4755", tarfile.REGTYPE, "")]
+
+
+def test_rootless_with_crun(rootless: Runner, workdir: Path, busybox_rootfs_tar: Path) -> None:
+    """`--runtime crun` works rootless too (on a hybrid cgroup host it needs the v2 half hidden)."""
+    base = workdir / "busybox.tar"
+    shutil.copyfile(busybox_rootfs_tar, base)
+    base.chmod(0o644)
+    dockerfile = """\
+        FROM busybox
+        RUN cat /proc/self/uid_map > /uid_map && chown 7:8 /uid_map
+    """
+    context = _context(workdir / "ctx", dockerfile, {})
+    _ok(rootless("import", str(base), "busybox"))
+    _ok(rootless("build", "--runtime", "crun", "-t", "crun", str(context)))
+    out = _ok(rootless("run", "--rm", "crun", "stat", "-c", "%u:%g", "/uid_map")).stdout
+    assert out.strip() == "7:8"
+    uid_map = _ok(rootless("run", "--rm", "crun", "cat", "/uid_map")).stdout.split()
+    assert uid_map[:3] == ["0", str(rootless.user.uid), "1"]
