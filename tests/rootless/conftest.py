@@ -39,17 +39,33 @@ def rootless_setup() -> Iterator[tuple[Path, Path]]:
     shutil.rmtree(top, ignore_errors=True)
 
 
+#: devices Debian's udev rules make 0666 (50-udev-default.rules); a host without udev
+#: (a VM, a CI runner) leaves them 0600, out of a rootless build's reach
+USER_DEVICES = (Path("/dev/fuse"), Path("/dev/net/tun"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_devices() -> Iterator[None]:
+    """/dev/fuse (fuse-overlayfs) and /dev/net/tun (a RUN step's user-mode network) open to
+    every user for the session, as udev makes them on Debian; their modes come back after."""
+    modes = {}
+    for device in USER_DEVICES:
+        if device.exists():
+            modes[device] = device.stat().st_mode & 0o777
+            device.chmod(0o666)
+    yield
+    for device, mode in modes.items():
+        device.chmod(mode)
+
+
 @pytest.fixture(scope="session")
-def fuse_device() -> Iterator[Path]:
-    """/dev/fuse open to every user, as Debian's udev rule makes it (0666), for the session."""
+def fuse_device() -> Path:
+    """/dev/fuse, for the fuse-overlayfs tests (fails when the host has none)."""
     require_tool("fuse-overlayfs")
     device = Path("/dev/fuse")
     if not device.exists():
         pytest.fail("/dev/fuse is missing: modprobe fuse (the fuse-overlayfs tests need it)")
-    mode = device.stat().st_mode & 0o777
-    device.chmod(0o666)
-    yield device
-    device.chmod(mode)
+    return device
 
 
 @pytest.fixture(scope="session")
