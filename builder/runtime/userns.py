@@ -227,14 +227,6 @@ def _child(ready_w: int, go_r: int) -> None:
 
 def _parent(pid: int, ready_r: int, go_w: int, mapping: Mapping) -> NoReturn:
     """Map the child's ids, then relay signals to it and exit with its status."""
-    message = os.read(ready_r, 4096)
-    os.close(ready_r)
-    error = message.decode(errors="replace") if message != b"\0" else _write_maps(pid, mapping)
-    if error is None:
-        os.write(go_w, b"\0")
-    else:
-        os.write(go_w, b"x")
-    os.close(go_w)
 
     def relay(signum: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -242,6 +234,12 @@ def _parent(pid: int, ready_r: int, go_w: int, mapping: Mapping) -> NoReturn:
 
     for signum in _RELAYED:
         signals.signal(signum, relay)
+    message = os.read(ready_r, 4096)
+    os.close(ready_r)
+    unshared = message == b"\0"
+    error = _write_maps(pid, mapping) if unshared else message.decode(errors="replace")
+    os.write(go_w, b"\0" if error is None else b"x")
+    os.close(go_w)
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -249,12 +247,22 @@ def _parent(pid: int, ready_r: int, go_w: int, mapping: Mapping) -> NoReturn:
         except InterruptedError:
             continue
     if error is not None:
-        sys.stderr.write(
-            f"Error: cannot enter the user namespace of a rootless build: {error}\n"
-            "Hint: check the user's lines in /etc/subuid and /etc/subgid, and that "
-            "newuidmap/newgidmap (package uidmap) are setuid root\n"
+        if unshared:
+            hint = (
+                "check the user's lines in /etc/subuid and /etc/subgid, and that "
+                "newuidmap and newgidmap (package uidmap) are installed setuid root"
+            )
+        else:
+            hint = (
+                "the kernel refuses user namespaces to unprivileged users: allow them "
+                "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), "
+                "or run pybuild as root"
+            )
+        problem = UsageError(
+            f"cannot enter the user namespace of a rootless build: {error}", hint=hint
         )
-        os._exit(125)
+        sys.stderr.write(problem.render() + "\n")
+        os._exit(problem.exit_code)
     sys.stdout.flush()
     sys.stderr.flush()
     code = os.waitstatus_to_exitcode(status)
