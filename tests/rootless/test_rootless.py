@@ -216,7 +216,8 @@ def test_rootless_push_pull_run(
     dockerfile = """\
         FROM busybox
         COPY --chown=1234:5678 hello.txt /srv/hello.txt
-        RUN chmod u+s /srv/hello.txt
+        RUN chmod u+s /srv/hello.txt && rm /bin/vi \\
+         && rm -rf /usr/bin && mkdir /usr/bin && touch /usr/bin/new
     """
     context = _context(workdir / "ctx", dockerfile, {"hello.txt": "hello\n"})
     _ok(rootless("import", str(base), "busybox"))
@@ -229,6 +230,14 @@ def test_rootless_push_pull_run(
     assert run.stdout.split() == ["1234", "5678", "-rwSr--r--"]
     whoami = _ok(rootless_elsewhere("run", "--rm", ref, "id", "-u"))
     assert whoami.stdout.strip() == "0"
+    # the pulled layers' whiteouts and opaque directory, unpacked in the user namespace
+    # (0:0 devices, user.overlay.opaque), hide what they delete
+    listing = _ok(
+        rootless_elsewhere(
+            "run", "--rm", ref, "sh", "-c", "ls /usr/bin; test -e /bin/vi || echo gone"
+        )
+    )
+    assert listing.stdout.split() == ["new", "gone"]
 
 
 def test_rootless_network_modes(rootless: Runner, workdir: Path, busybox_rootfs_tar: Path) -> None:
