@@ -216,8 +216,8 @@ def _child(ready_w: int, go_r: int) -> None:
         os._exit(125)  # the parent reports the error
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
-    with contextlib.suppress(OSError):
-        os.setgroups([])
+    # The supplementary groups stay (unmapped, they read as nogroup): access to the
+    # host's group-owned files, such as docker.sock for `--load`, still goes by them.
     # Mounts made here (overlay roots) never propagate anywhere.
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         error = os.strerror(ctypes.get_errno())
