@@ -28,9 +28,16 @@ apt-get update -qq
 #   openssh-client   ssh-agent and ssh-add, for RUN --mount=type=ssh
 #   openssl          certificates and signed tokens for the registry auth tests
 #   docker.io        dockerd and /usr/bin/docker: `build --load` into a private engine
-#   python3-venv     only when python3 lacks ensurepip (Debian's own python3)
-packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io"
+#   uidmap           newuidmap/newgidmap: the user namespace of rootless builds (tests/rootless)
+#   fuse-overlayfs   the overlay of rootless builds where the kernel refuses overlayfs
+#   adduser          the unprivileged users the rootless tests make
+#   python3-venv     when a python3 lacks ensurepip: the one first on PATH, or Debian's
+#                    /usr/bin/python3 (the rootless tests' venv, which that user can read)
+packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io uidmap fuse-overlayfs adduser"
 python3 -c 'import ensurepip' 2>/dev/null || packages="$packages python3-venv"
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; then
+  packages="$packages python3-venv"
+fi
 missing=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"

@@ -637,12 +637,52 @@ def _register_image_commands() -> None:
 _register_image_commands()
 
 
+#: commands that never touch the store's snapshots or mounts: no user namespace for them
+_WITHOUT_NAMESPACE = frozenset({"lint", "parse", "login", "logout"})
+
+
+def _needs_user_namespace(args: list[str]) -> bool:
+    """Whether this command, run by a user other than root, goes into a user namespace.
+
+    Not for help, the version, the linter and registry logins; everything
+    else may mount or own files for other ids in the store.
+    """
+    if os.geteuid() == 0:
+        return False
+    from builder.runtime.userns import MARKER
+
+    if os.environ.get(MARKER):
+        return False
+    positions = [i for i, arg in enumerate(args) if not arg.startswith("-")]
+    if not positions or args[positions[0]] in _WITHOUT_NAMESPACE:
+        return False
+    # `run IMAGE sh --help`: that --help is the container's; only look before the image.
+    checked = args
+    if args[positions[0]] == "run" and len(positions) > 1:
+        checked = args[: positions[1]]
+    elif args[positions[0]] == "container" and len(positions) > 2 and args[positions[1]] == "run":
+        checked = args[: positions[2]]
+    return not any(arg in ("-h", "--help", "--version") for arg in checked)
+
+
+def _enter_user_namespace(args: list[str]) -> None:
+    """A rootless command continues in a user namespace of its own (`builder.runtime.userns`)."""
+    if not _needs_user_namespace(args):
+        return
+    from builder.runtime.userns import enter
+    from builder.store.paths import default_root
+
+    enter(default_root())
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
         from builder.cli.legacy_flags import normalize_bool_values
 
-        app(args=normalize_bool_values(sys.argv[1:]))
+        args = normalize_bool_values(sys.argv[1:])
+        _enter_user_namespace(args)
+        app(args=args)
     except KeyboardInterrupt:
         sys.stderr.write("pybuild: interrupted\n")
         sys.exit(130)

@@ -35,6 +35,7 @@ from builder.runtime.console import ConsoleSocket, Terminal, relay
 from builder.runtime.mountstubs import find_mount_stubs, remove_mount_stubs
 from builder.runtime.rootpath import is_directory_in_root
 from builder.runtime.spec import RunSpec, build_config
+from builder.runtime.userns import adapt_config, in_user_namespace
 
 READ_CHUNK = 64 * 1024
 POLL_SECONDS = 0.05
@@ -48,6 +49,8 @@ SHM = Path("/dev/shm")
 # Run a command in a private mount namespace where the cgroup v2 half of a
 # hybrid hierarchy is unmounted (the host's mounts are untouched).
 _HIDE_UNIFIED_CGROUP = 'umount -l "$1" && shift && exec "$@"'
+# In a user namespace (rootless) that mount is locked: cover it with an empty tmpfs instead.
+_COVER_UNIFIED_CGROUP = 'mount -t tmpfs -o ro,size=4k tmpfs "$1" && shift && exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def _is_hybrid_with_v2_controllers() -> bool:
 def _runtime_invocation(runtime: str, binary: str, state_dir: Path, log_file: Path) -> list[str]:
     """The command line up to the runtime's subcommand."""
     options = ["--root", str(state_dir), "--log", str(log_file), "--log-format", "json"]
+    if in_user_namespace():  # a rootless build: no cgroups, no new user namespace
+        options.append("--rootless=true")
     if Path(runtime).name != "crun" or (CGROUP_ROOT / "cgroup.controllers").exists():
         return [binary, *options]
     # crun cannot drive cgroup v1 hierarchies as runc does: run it without cgroups.
@@ -102,7 +107,8 @@ def _runtime_invocation(runtime: str, binary: str, state_dir: Path, log_file: Pa
     if unshare is None:
         raise BuildError("unshare not found: install it with `apt-get install util-linux`")
     hide = [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c"]
-    return [*hide, _HIDE_UNIFIED_CGROUP, "sh", str(CGROUP_ROOT / "unified"), binary, *options]
+    script = _COVER_UNIFIED_CGROUP if in_user_namespace() else _HIDE_UNIFIED_CGROUP
+    return [*hide, script, "sh", str(CGROUP_ROOT / "unified"), binary, *options]
 
 
 def _runtime_errors(log_file: Path) -> list[str]:
@@ -136,6 +142,8 @@ def _write_bundle(bundle: Path, rootfs: Path, spec: RunSpec, container_id: str) 
         spec, rootfs, hosts_file=hosts, resolv_conf=resolv, hostname_file=hostname,
         container_id=container_id,
     )  # fmt: skip
+    if in_user_namespace():
+        adapt_config(config)
     (bundle / "config.json").write_text(json.dumps(config, indent=1))
     return config
 

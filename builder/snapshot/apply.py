@@ -20,7 +20,7 @@ outside `dest`):
 - devices and FIFOs are made only when allowed (default: when root); owners
   only as root; modes keep setuid/setgid/sticky (chmod after chown);
   xattrs from PAX `SCHILY.xattr.*` (trusted.*/security.* only as root,
-  trusted.overlay.* never), skipped when the filesystem refuses them;
+  trusted.overlay.* and user.overlay.* never), skipped when the filesystem refuses them;
   directory modes and mtimes are set at the end, deepest first;
 - whiteouts: flatten mode deletes lower content; overlay mode writes the
   overlayfs form. A whiteout hides lower layers only: an entry of the same
@@ -45,12 +45,14 @@ from builder.snapshot.paths import MAX_LAYER_PATH, member_path, parent_and_base,
 from builder.snapshot.streams import HashingReader
 from builder.snapshot.tarstream import TarStream, member_xattrs
 from builder.snapshot.whiteouts import (
-    OVERLAY_OPAQUE_XATTR,
     OVERLAY_XATTR_PREFIX,
     WHITEOUT_PREFIX,
     Whiteout,
     is_aufs_metadata,
     is_overlay_whiteout,
+    is_overlay_xattr,
+    opaque_xattr,
+    overlay_xattr_prefix,
     parse_whiteout,
 )
 
@@ -94,8 +96,10 @@ def apply_layer(
     is refused with a LayerError naming it, before anything is committed.
     """
     is_root = os.geteuid() == 0
+    prefix = overlay_xattr_prefix()
     if allow_devices is None:
-        allow_devices = is_root
+        # root of a user namespace (a rootless build) cannot make devices either
+        allow_devices = is_root and prefix == OVERLAY_XATTR_PREFIX
     reader = decompressing_reader(stream, compression)
     try:
         hashed = HashingReader(reader)
@@ -110,6 +114,7 @@ def apply_layer(
                 allow_devices=allow_devices,
                 is_root=is_root,
                 whiteouts=whiteouts,
+                opaque=opaque_xattr(prefix),
             )
             tar = TarStream(cast(BinaryIO, hashed))
             try:
@@ -141,6 +146,8 @@ class _Applier:
     allow_devices: bool
     is_root: bool
     whiteouts: bool = True  #: False: an archive (ADD), where a `.wh.*` name is refused
+    #: overlayfs's opaque-directory xattr (`user.overlay.opaque` in a user namespace)
+    opaque: str = opaque_xattr(OVERLAY_XATTR_PREFIX)
     entries: int = 0
     #: paths this layer created, and their ancestors: whiteouts do not touch them
     kept: set[str] = field(default_factory=set)
@@ -200,7 +207,7 @@ class _Applier:
                 dir_fd = os.open(base, _DIR_FLAGS, dir_fd=parent_fd)
                 if self.overlay and was_whiteout:
                     # the same layer whited it out: the lower directory stays hidden
-                    os.setxattr(dir_fd, OVERLAY_OPAQUE_XATTR, b"y")
+                    os.setxattr(dir_fd, self.opaque, b"y")
                 self._dir_metadata(dir_fd, member, path)
             elif member.isreg():
                 self._file(parent_fd, base, member, tar, mtime_ns)
@@ -307,7 +314,7 @@ class _Applier:
 
     def _xattrs(self, target: int | str, member: tarfile.TarInfo) -> None:
         for key, value in member_xattrs(member).items():
-            if key.startswith(OVERLAY_XATTR_PREFIX):
+            if is_overlay_xattr(key):
                 continue  # only whiteout translation may speak to overlayfs
             if key.startswith(("trusted.", "security.")) and not self.is_root:
                 continue
@@ -403,7 +410,7 @@ class _Applier:
             dir_fd = self.root.open_dir(target, create=True, what=what)
             assert dir_fd is not None
             try:
-                os.setxattr(dir_fd, OVERLAY_OPAQUE_XATTR, b"y")
+                os.setxattr(dir_fd, self.opaque, b"y")
             except OSError as e:
                 raise _overlay_needs_root(what, e) from None
             finally:

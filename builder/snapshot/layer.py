@@ -9,7 +9,8 @@
   no atime/ctime;
 - files with several links in the tree: the first path in sort order is the
   file, the others are hard links to it;
-- xattrs as `SCHILY.xattr.NAME` records, sorted (trusted.overlay.* never);
+- xattrs as `SCHILY.xattr.NAME` records, sorted (trusted.overlay.* and
+  user.overlay.* never);
 - devices and FIFOs kept, sockets left out (tar cannot hold them).
 
 With `from_overlay_upper=True` the tree is an overlayfs upper directory: a
@@ -43,11 +44,12 @@ from builder.snapshot.tarwriter import TarHeader, TarWriter
 from builder.snapshot.trees import open_below, walk
 from builder.snapshot.whiteouts import (
     OPAQUE_MARKER,
-    OVERLAY_OPAQUE_XATTR,
-    OVERLAY_XATTR_PREFIX,
     WHITEOUT_PREFIX,
     is_aufs_metadata,
     is_overlay_whiteout,
+    is_overlay_xattr,
+    opaque_xattr,
+    overlay_xattr_prefix,
     parse_whiteout,
 )
 
@@ -56,7 +58,7 @@ __all__ = ["LayerBlob", "recompress_tar", "write_layer"]
 _COPY_BUFSIZE: Final = 1 << 20
 _READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_OVERLAY_REFUSED: Final = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
+_OVERLAY_REFUSED: Final = ("redirect", "metacopy")  # in overlayfs's xattr namespace
 _ALLOWED_TYPES: Final = (
     tarfile.REGTYPE,
     tarfile.AREGTYPE,
@@ -124,9 +126,7 @@ class _LayerTarWriter:
 
 
 def _xattr_items(xattrs: dict[str, bytes]) -> tuple[tuple[str, bytes], ...]:
-    return tuple(
-        (key, xattrs[key]) for key in sorted(xattrs) if not key.startswith(OVERLAY_XATTR_PREFIX)
-    )
+    return tuple((key, xattrs[key]) for key in sorted(xattrs) if not is_overlay_xattr(key))
 
 
 # --------------------------------------------------------------------------- directory -> layer
@@ -183,7 +183,8 @@ def write_layer(
     """
     if from_overlay_upper and os.geteuid() != 0:
         raise LayerError(
-            "reading an overlayfs upper directory needs root (its trusted.overlay.* xattrs)"
+            "reading an overlayfs upper directory needs root, or root of a user namespace "
+            "(its overlay xattrs)"
         )
     top = os.fspath(root)
     try:
@@ -222,6 +223,8 @@ def _collect(
 ) -> list[_TreeEntry]:
     top = os.fspath(root)
     entries: list[_TreeEntry] = []
+    prefix = overlay_xattr_prefix()
+    opaque = opaque_xattr(prefix)
 
     def visit(dir_fd: int, name: str, rel: str, st: os.stat_result) -> bool:
         if exclude is not None and exclude(rel):
@@ -235,14 +238,14 @@ def _collect(
             )
         xattrs = _read_xattrs(f"/proc/self/fd/{dir_fd}/{name}")
         if from_overlay_upper:
-            _check_overlay_entry(_shown_path(top, rel), name, xattrs)
+            _check_overlay_entry(_shown_path(top, rel), name, xattrs, prefix)
             if is_overlay_whiteout(st):
                 rel_dir = rel[: -len(name) - 1]
                 entry = _TreeEntry.of(_whiteout_name(rel_dir, name), st, ())
                 entry.whiteout = True
                 entries.append(entry)
                 return False
-            if stat.S_ISDIR(st.st_mode) and xattrs.get(OVERLAY_OPAQUE_XATTR) == b"y":
+            if stat.S_ISDIR(st.st_mode) and xattrs.get(opaque) == b"y":
                 marker = _TreeEntry.of(f"{rel}/{OPAQUE_MARKER}", st, ())
                 marker.whiteout = True
                 entries.append(marker)
@@ -260,9 +263,9 @@ def _whiteout_name(rel_dir: str, base: str) -> str:
     return f"{rel_dir}/{WHITEOUT_PREFIX}{base}" if rel_dir else WHITEOUT_PREFIX + base
 
 
-def _check_overlay_entry(path: str, name: str, xattrs: dict[str, bytes]) -> None:
+def _check_overlay_entry(path: str, name: str, xattrs: dict[str, bytes], prefix: str) -> None:
     """Refuse what an upper directory cannot say on its own, or a layer cannot hold."""
-    for key in _OVERLAY_REFUSED:
+    for key in (prefix + refused for refused in _OVERLAY_REFUSED):
         if key in xattrs:
             raise LayerError(
                 f"{path}: overlayfs {key} xattr; the upper directory alone "

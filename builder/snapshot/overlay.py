@@ -6,7 +6,14 @@ Their paths are long, and the mount options must fit in one page, so they
 are passed as short symlinks (`l/0`, `l/1`...) relative to a private work
 dir, as Docker's overlay2 driver does. `redirect_dir`, `metacopy` and
 `index` are off, so the upper dir is a plain overlay diff that
-`write_layer(from_overlay_upper=True)` can read.
+`write_layer(from_overlay_upper=True)` can read. In a user namespace (a
+rootless build) the mount adds `userxattr` (and `redirect_dir=nofollow`, the
+form of "off" it accepts): overlayfs then keeps its opaque-directory marks
+in `user.overlay.*` xattrs, which root of a user namespace may write
+(kernel 5.11 and later). Where the kernel refuses that mount in a user
+namespace, `fuse-overlayfs` mounts the same dirs instead (`PYBUILD_OVERLAY`
+picks one: `kernel` or `fuse-overlayfs`); `diff.prune_unchanged_dirs` turns
+its opaque-directory marks into the kernel's form.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +31,13 @@ from pathlib import Path
 
 from builder.errors import BuildError
 from builder.snapshot.trees import remove_tree
+from builder.snapshot.whiteouts import USER_OVERLAY_XATTR_PREFIX, overlay_xattr_prefix
+
+#: which overlay mounts snapshots: "kernel", "fuse-overlayfs", or unset: the kernel's, and
+#: fuse-overlayfs when the kernel refuses in a user namespace (a rootless build)
+OVERLAY_ENV = "PYBUILD_OVERLAY"
+FUSE_OVERLAYFS = "fuse-overlayfs"
+_FUSE_TIMEOUT = 60.0
 
 _MNT_DETACH = 2
 _MS_RDONLY = 1
@@ -89,6 +105,50 @@ def _chdir_mount(work: Path, fstype: str, target: Path, options: str) -> None:
             os.chdir(old)
 
 
+def _fuse_mount(work: Path, target: Path, options: str) -> None:
+    """Mount with fuse-overlayfs (relative paths from `work`); it serves in the background."""
+    binary = shutil.which(FUSE_OVERLAYFS)
+    if binary is None:
+        raise BuildError(
+            f"{FUSE_OVERLAYFS} not found: install it with `apt-get install {FUSE_OVERLAYFS}`"
+        )
+    try:
+        result = subprocess.run(
+            [binary, "-o", options, str(target)],
+            cwd=work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=_FUSE_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BuildError(f"cannot run {FUSE_OVERLAYFS}: {error}") from None
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if "lazytime" not in line]
+        raise BuildError(
+            f"{FUSE_OVERLAYFS} cannot mount {target}: {' '.join(lines[-3:]) or 'failed'}",
+            hint="it needs /dev/fuse readable and writable by the user (mode 0666)",
+        )
+
+
+def _overlay_mount(work: Path, target: Path, dirs: str, kernel_tail: str) -> None:
+    """Mount `dirs` (lowerdir=...[,upperdir=...,workdir=...]) with the overlay this host allows."""
+    choice = os.environ.get(OVERLAY_ENV, "")
+    if choice not in ("", "kernel", FUSE_OVERLAYFS):
+        raise BuildError(f"{OVERLAY_ENV}={choice!r}: use kernel or {FUSE_OVERLAYFS}")
+    if choice != FUSE_OVERLAYFS:
+        try:
+            _chdir_mount(work, "overlay", target, dirs + kernel_tail)
+            return
+        except BuildError as refused:
+            rootless = overlay_xattr_prefix() == USER_OVERLAY_XATTR_PREFIX
+            if choice == "kernel" or not rootless or shutil.which(FUSE_OVERLAYFS) is None:
+                raise
+            try:
+                _fuse_mount(work, target, dirs)
+            except BuildError as error:
+                raise BuildError(f"{refused.message}; {error.message}", hint=error.hint) from None
+            return
+    _fuse_mount(work, target, dirs)
+
+
 @contextmanager
 def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> Iterator[OverlayRoot]:
     """Mount `lowers` (base first) at `work/merged`; with `writable`, an upper dir collects changes.
@@ -101,6 +161,9 @@ def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> It
     merged = work / "merged"
     merged.mkdir(parents=True)
     options_tail = ",redirect_dir=off,metacopy=off,index=off"
+    if overlay_xattr_prefix() == USER_OVERLAY_XATTR_PREFIX:
+        # userxattr wants redirects neither made nor followed ("nofollow")
+        options_tail = ",userxattr,redirect_dir=nofollow,metacopy=off,index=off"
     if writable:
         upper, scratch = work / "upper", work / "work"
         upper.mkdir()
@@ -110,8 +173,7 @@ def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> It
         else:  # overlayfs needs a lower dir: an empty one
             (work / "empty").mkdir()
             lower = "empty"
-        options = f"lowerdir={lower},upperdir=upper,workdir=work{options_tail}"
-        _chdir_mount(work, "overlay", merged, options)
+        _overlay_mount(work, merged, f"lowerdir={lower},upperdir=upper,workdir=work", options_tail)
     else:
         upper = None
         if not lowers:
@@ -121,8 +183,7 @@ def overlay_root(lowers: list[Path], work: Path, *, writable: bool = True) -> It
             mount(str(lowers[0]), merged, "", _MS_BIND | _MS_REC)
             mount("", merged, "", _MS_BIND | _MS_REC | _MS_RDONLY | 32)  # 32: MS_REMOUNT
         else:
-            options = f"lowerdir={_link_lowers(work, lowers)}{options_tail}"
-            _chdir_mount(work, "overlay", merged, options)
+            _overlay_mount(work, merged, f"lowerdir={_link_lowers(work, lowers)}", options_tail)
     try:
         yield OverlayRoot(merged=merged, upper=upper)
     finally:

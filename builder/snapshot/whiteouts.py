@@ -4,7 +4,9 @@ In a layer tar, `D/.wh.NAME` deletes `D/NAME` of the lower layers and
 `D/.wh..wh..opq` hides everything the lower layers have in `D`. Other
 `.wh..wh.*` names are aufs bookkeeping and mean nothing. In an overlayfs
 upper directory the same facts are a 0:0 character device at `D/NAME` and
-the xattr `trusted.overlay.opaque=y` on `D`.
+the xattr `trusted.overlay.opaque=y` on `D`. In a user namespace (rootless
+builds) overlayfs is mounted with `userxattr` and uses `user.overlay.opaque`
+instead (`overlay_xattr_prefix`).
 """
 
 from __future__ import annotations
@@ -12,19 +14,25 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from builder.errors import LayerError
 
 __all__ = [
+    "FUSE_OVERLAY_XATTR_PREFIX",
     "OPAQUE_MARKER",
     "OVERLAY_OPAQUE_XATTR",
     "OVERLAY_XATTR_PREFIX",
+    "USER_OVERLAY_XATTR_PREFIX",
     "WHITEOUT_META_PREFIX",
     "WHITEOUT_PREFIX",
     "Whiteout",
     "is_aufs_metadata",
     "is_overlay_whiteout",
+    "is_overlay_xattr",
+    "opaque_xattr",
+    "overlay_xattr_prefix",
     "parse_whiteout",
 ]
 
@@ -33,6 +41,42 @@ WHITEOUT_META_PREFIX: Final = ".wh..wh."
 OPAQUE_MARKER: Final = ".wh..wh..opq"
 OVERLAY_XATTR_PREFIX: Final = "trusted.overlay."
 OVERLAY_OPAQUE_XATTR: Final = "trusted.overlay.opaque"
+USER_OVERLAY_XATTR_PREFIX: Final = "user.overlay."
+#: fuse-overlayfs's own xattrs (its opaque mark in an upper dir)
+FUSE_OVERLAY_XATTR_PREFIX: Final = "user.fuseoverlayfs."
+_OVERLAY_PREFIXES: Final = (
+    OVERLAY_XATTR_PREFIX,
+    USER_OVERLAY_XATTR_PREFIX,
+    FUSE_OVERLAY_XATTR_PREFIX,
+)
+_INITIAL_UID_MAP: Final = ["0", "0", "4294967295"]
+
+
+def overlay_xattr_prefix() -> str:
+    """The xattr namespace overlayfs uses in this process's mounts.
+
+    `trusted.overlay.` needs CAP_SYS_ADMIN in the initial user namespace; in
+    any other one (a rootless build) overlayfs is mounted with `userxattr`
+    and uses `user.overlay.`.
+    """
+    try:
+        uid_map = Path("/proc/self/uid_map").read_text().split()
+    except OSError:
+        return OVERLAY_XATTR_PREFIX
+    return OVERLAY_XATTR_PREFIX if uid_map == _INITIAL_UID_MAP else USER_OVERLAY_XATTR_PREFIX
+
+
+def opaque_xattr(prefix: str) -> str:
+    """The opaque-directory xattr in overlayfs's namespace `prefix`."""
+    return f"{prefix}opaque"
+
+
+def is_overlay_xattr(key: str) -> bool:
+    """True for overlayfs's (either namespace) and fuse-overlayfs's own xattrs.
+
+    They are never copied into or out of a layer.
+    """
+    return key.startswith(_OVERLAY_PREFIXES)
 
 
 @dataclass(frozen=True)

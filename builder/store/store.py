@@ -62,8 +62,11 @@ class Store:
         """
         root = Path(root).absolute() if root is not None else default_root()
         for directory in StoreLayout(root).directories():
-            if directory.is_dir():
-                continue
+            try:
+                if directory.is_dir():
+                    continue
+            except OSError as err:  # EACCES: another user's store
+                raise store_error(err, f"opening the store at {root}") from None
             try:
                 directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
                 os.chmod(directory, DIR_MODE)  # mkdir's mode is masked by the umask

@@ -43,7 +43,7 @@ __all__ = ["Decision", "EntryFilter", "MetadataPolicy", "TreeWriter", "take_ever
 _FILE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _CHUNK: Final = 1 << 30  # bytes per copy_file_range call
-_SKIPPED_XATTRS: Final = ("trusted.overlay.",)
+_SKIPPED_XATTRS: Final = ("trusted.overlay.", "user.overlay.")
 
 
 class Decision(enum.Enum):
