@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from builder.errors import BuildCancelled, UsageError
 
 if TYPE_CHECKING:
+    from builder.attest.options import AttestOptions
     from builder.export.output_spec import OutputSpec
     from builder.image.model import ImageConfig
     from builder.lint import LintConfig, LintResult, PartialConfig, Source
@@ -119,6 +121,12 @@ class BuildRequest:
     explain_cache: bool = False
     jobs: int = 0  #: stages run at once (0: CPUs, at least 4)
     source_date_epoch: int | None = None
+    #: `--sbom`: true/false (an SPDX SBOM attestation of the image, read from its package dbs)
+    sbom: str | None = None
+    #: `--provenance`: true/false/mode=min|max[,builder-id=ID,reproducible=true]
+    provenance: str | None = None
+    #: `--attest type=sbom|provenance[,...]`
+    attest: list[str] = field(default_factory=list)
     insecure_registries: list[str] = field(default_factory=list)
     #: for bare build args, secrets and `--load`'s DOCKER_HOST (default: os.environ)
     environ: dict[str, str] | None = None
@@ -156,6 +164,7 @@ class _Checked:
     outputs: list[OutputSpec]
     cache_from: list[CacheSpec]
     cache_to: list[CacheSpec]
+    attest: AttestOptions
 
 
 def default_dockerfile(context: Path) -> Path:
@@ -205,6 +214,7 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     from builder.solve.progress import ProgressRenderer, no_progress
 
     sources: list[CacheSource] = []
+    started = time.time()
     try:
         if checked.cache_from:
             from builder.solve.cache.remote import open_cache_sources
@@ -228,6 +238,12 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         for source in sources:
             source.close()
     _stop_if_cancelled(request)
+    if checked.attest.any:
+        from builder.solve.attestations import attest_build
+
+        solved.record = attest_build(
+            store, checked.solve, solved, checked.attest, started=started, finished=time.time()
+        )
     from builder.export.outputs import build_metadata, export_outputs
 
     exported = export_outputs(
@@ -330,6 +346,9 @@ def _check(
     from builder.plan.named_contexts import parse_build_context
 
     contexts = [parse_build_context(value) for value in request.build_contexts]
+    from builder.attest.options import parse_attest_options
+
+    attest = parse_attest_options(request.sbom, request.provenance, request.attest)
     solve = SolveRequest(
         dockerfile=data,
         context_dir=context,
@@ -358,7 +377,7 @@ def _check(
         cancel=request.cancel,
         contexts={named.name: named for named in contexts},
     )
-    return _Checked(solve, outputs, cache_from, cache_to)
+    return _Checked(solve, outputs, cache_from, cache_to, attest)
 
 
 def _fetch_named_contexts(solve: SolveRequest, store: Store, stack: ExitStack) -> None:

@@ -134,7 +134,15 @@ class _Build:
 
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
-        return SolveResult(record, final.config.image, self.plan, used)
+        return SolveResult(
+            record,
+            final.config.image,
+            self.plan,
+            used,
+            stage_layers={i: tuple(state.layers) for i, state in self.stages.items()},
+            bases=self.bases.used(),
+            materials=list(self.ws.materials),
+        )
 
     def _vertex_count(self) -> int:
         return sum(

@@ -1,0 +1,148 @@
+"""The files an SBOM reads, gathered from an image's layers or from a directory.
+
+Only paths that package managers write are kept (`wanted`), so reading a
+large image holds a few megabytes at most. Layers are applied in order:
+a whiteout (`.wh.NAME`) removes what lower layers had at NAME and below, an
+opaque marker (`.wh..wh..opq`) everything lower layers had in its
+directory; a hard link takes the content of its target.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from builder.image import mediatypes
+from builder.image.model import Descriptor
+
+if TYPE_CHECKING:
+    from builder.store import Store
+
+#: A single file above this size is not read (an rpmdb of a large distro is ~30 MB).
+MAX_FILE = 256 << 20
+
+_EXACT = frozenset(
+    {
+        "etc/os-release",
+        "usr/lib/os-release",
+        "var/lib/dpkg/status",
+        "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+    }
+)
+_PATTERNS = re.compile(
+    r"""(
+        var/lib/dpkg/status\.d/[^/]+
+      | usr/share/doc/[^/]+/copyright
+      | (.*/)?[^/]+\.dist-info/METADATA
+      | (.*/)?[^/]+\.egg-info(/PKG-INFO)?
+      | (.*/)?node_modules/(@[^/]+/)?[^/]+/package\.json
+    )""",
+    re.VERBOSE,
+)
+
+
+def wanted(path: str) -> bool:
+    """Whether an SBOM reads the file at `path` (relative, no leading slash)."""
+    return path in _EXACT or _PATTERNS.fullmatch(path) is not None
+
+
+@dataclass
+class RootFiles(Mapping[str, bytes]):
+    """Relative path -> content of the wanted files of one root filesystem."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    #: which layer (diff ID or blob digest) last wrote each path, when read from layers
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> bytes:
+        return self.files[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def matching(self, pattern: str) -> list[str]:
+        """Paths matching a glob (`*` does not cross `/`), sorted."""
+        regex = re.compile(fnmatch.translate(pattern).replace(".*", "[^/]*"))
+        return sorted(p for p in self.files if regex.fullmatch(p))
+
+
+def _normal(name: str) -> str:
+    name = name.lstrip("/")
+    while name.startswith("./"):
+        name = name[2:].lstrip("/")
+    return name.rstrip("/")
+
+
+def _drop_below(files: dict[str, bytes], path: str, *, keep_self: bool = False) -> None:
+    prefix = path + "/" if path else ""
+    for key in [k for k in files if k.startswith(prefix) or (k == path and not keep_self)]:
+        del files[key]
+
+
+def from_layers(store: Store, layers: Iterable[Descriptor]) -> RootFiles:
+    """The wanted files of the image made of `layers` (base first), read from the store."""
+    from builder.snapshot.compression import decompressing_reader
+    from builder.snapshot.tarstream import TarStream
+    from builder.snapshot.whiteouts import is_aufs_metadata, parse_whiteout
+
+    result = RootFiles()
+    for layer in layers:
+        compression = mediatypes.layer_compression(layer.media_type) or "auto"
+        added: dict[str, bytes] = {}
+        hidden: list[tuple[str, bool]] = []  # (path, opaque)
+        with store.open_blob(layer.digest) as blob:
+            stream = TarStream(decompressing_reader(blob, compression), what="layer")
+            try:
+                for member in stream:
+                    name = _normal(member.name)
+                    if is_aufs_metadata(name):
+                        continue
+                    whiteout = parse_whiteout(name)
+                    if whiteout is not None:
+                        hidden.append((whiteout.target, whiteout.name is None))
+                    elif member.isreg() and wanted(name) and member.size <= MAX_FILE:
+                        added[name] = stream.data().read()
+                    elif member.islnk() and wanted(name):
+                        target = _normal(member.linkname)
+                        content = added.get(target, result.files.get(target))
+                        if content is not None:
+                            added[name] = content
+                    elif name in result.files and not member.isdir():
+                        hidden.append((name, False))  # now a link, or too large
+            finally:
+                stream.close()
+        for path, opaque in hidden:
+            _drop_below(result.files, path, keep_self=opaque)
+        for path in added:
+            result.origin[path] = layer.digest
+        result.files.update(added)
+    for path in [p for p in result.origin if p not in result.files]:
+        del result.origin[path]
+    return result
+
+
+def from_directory(root: Path) -> RootFiles:
+    """The wanted files below an unpacked root filesystem (symlinks are not followed)."""
+    result = RootFiles()
+    for top, dirs, names in os.walk(root):
+        rel_top = os.path.relpath(top, root)
+        rel_top = "" if rel_top == "." else rel_top
+        for name in [*names, *dirs]:
+            rel = f"{rel_top}/{name}" if rel_top else name
+            path = os.path.join(top, name)
+            if not wanted(rel) or os.path.islink(path) or not os.path.isfile(path):
+                continue
+            if os.path.getsize(path) <= MAX_FILE:
+                with open(path, "rb") as f:
+                    result.files[rel] = f.read()
+    return result
