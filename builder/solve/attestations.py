@@ -140,7 +140,7 @@ def build_facts(
         finished=rfc3339(finished),
         invocation_id=uuid.uuid4().hex,
         build_platform=plan.build_platform or f"linux/{host.machine()}",
-        dockerfile_name=request.dockerfile_name,
+        dockerfile_name=request.dockerfile_name.rpartition("/")[2] or "Dockerfile",
         dockerfile=request.dockerfile,
         build_args=build_args,
         labels=dict(request.labels),
