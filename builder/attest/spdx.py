@@ -82,6 +82,8 @@ def spdx_document(
                 }
             ],
         }
+        if package.type in ("pypi", "npm"):
+            entry["primaryPackagePurpose"] = "LIBRARY"
         if package.supplier:
             entry["supplier"] = _agent(package.supplier)
         if package.homepage:

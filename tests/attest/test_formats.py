@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +208,50 @@ def test_bad_options(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         parse_attest_options(sbom, provenance, attest)
+
+
+def rich_tree(root: Path) -> Path:
+    """A root filesystem with every kind of package database."""
+    from tests.attest.test_packages import COPYRIGHT, DEBIAN_OS_RELEASE, DPKG_STATUS, make_tree
+
+    return make_tree(
+        root,
+        {
+            "etc/os-release": DEBIAN_OS_RELEASE,
+            "var/lib/dpkg/status": DPKG_STATUS,
+            "usr/share/doc/openssh-server/copyright": COPYRIGHT,
+            "lib/apk/db/installed": "P:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT OR Weird-License\n\n",
+            "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA": (
+                "Name: six\nVersion: 1.16.0\nClassifier: License :: OSI Approved :: MIT License\n"
+            ),
+            "srv/node_modules/@babel/core/package.json": json.dumps(
+                {
+                    "name": "@babel/core",
+                    "version": "7.24.0",
+                    "license": "MIT",
+                    "author": {"name": "Sebastian", "email": "s@example.com"},
+                }
+            ),
+        },
+    )
+
+
+def test_documents_pass_the_spdx_and_cyclonedx_validators(tmp_path: Path) -> None:
+    """The reference validators (spdx-tools, cyclonedx-python-lib) accept what pybuild writes."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    from builder.attest.generate import sbom_document
+    from builder.attest.rootfs import from_directory
+
+    files = from_directory(rich_tree(tmp_path / "root"))
+    spdx = sbom_document(SUBJECT, files, fmt="spdx-json", created="2026-01-01T00:00:00Z")
+    assert len(spdx["packages"]) == 1 + 5  # the image, then base-files, openssh-server, musl...
+    path = tmp_path / "sbom.spdx.json"
+    path.write_text(json.dumps(spdx))
+    problems = validate_full_spdx_document(parse_file(str(path)))
+    assert [p.validation_message for p in problems] == []
+    cdx = sbom_document(SUBJECT, files, fmt="cyclonedx-json", created="2026-01-01T00:00:00Z")
+    assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(json.dumps(cdx)) is None
