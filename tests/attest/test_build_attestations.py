@@ -152,6 +152,7 @@ def test_sbom_and_provenance_of_a_multi_stage_build(
         inner = Index.from_bytes(blob.read())  # type: ignore[union-attr]
     image, attestation = inner.manifests
     assert image.digest == record.manifest_digest
+    assert result.metadata["containerimage.digest"] == entry.digest  # buildx names the index
     assert attestation.digest == record.attestations
     assert attestation.annotations["vnd.docker.reference.digest"] == record.manifest_digest
     require_tool("skopeo")
