@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,14 +131,19 @@ def from_layers(store: Store, layers: Iterable[Descriptor]) -> RootFiles:
     return result
 
 
-def from_directory(root: Path) -> RootFiles:
-    """The wanted files below an unpacked root filesystem (symlinks are not followed)."""
+def from_directory(root: Path, skip: Callable[[str], bool] | None = None) -> RootFiles:
+    """The wanted files below an unpacked root filesystem (symlinks are not followed).
+
+    `skip(relpath)` leaves a file out (a build context's `.dockerignore`).
+    """
     result = RootFiles()
     for top, dirs, names in os.walk(root):
         rel_top = os.path.relpath(top, root)
         rel_top = "" if rel_top == "." else rel_top
         for name in [*names, *dirs]:
             rel = f"{rel_top}/{name}" if rel_top else name
+            if skip is not None and skip(rel):
+                continue
             path = os.path.join(top, name)
             if not wanted(rel) or os.path.islink(path) or not os.path.isfile(path):
                 continue

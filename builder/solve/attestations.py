@@ -11,12 +11,15 @@ plan and the solve, and stores the attestation manifest with the image
 stage that sees it, a comma-separated list of stage names the stages
 named; `--build-arg` overrides a declared value. Only stages that were
 built are scanned; the final image is always scanned when an SBOM is asked.
+`BUILDKIT_SBOM_SCAN_CONTEXT`, declared the same way, adds an SBOM of the
+build context (its `.dockerignore` applied) when a built stage enables it.
 """
 
 from __future__ import annotations
 
 import platform as host
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from builder.attest.generate import (
@@ -29,7 +32,7 @@ from builder.attest.generate import (
 from builder.attest.manifest import Attestation
 from builder.attest.options import AttestOptions
 from builder.attest.provenance import BuildFacts, Material, StepRecord, image_material
-from builder.attest.rootfs import from_layers
+from builder.attest.rootfs import from_directory, from_layers
 from builder.attest.subject import ImageSubject
 from builder.dockerfile.commands import AddCommand, ArgCommand, CopyCommand, RunCommand
 from builder.plan.model import BuildPlan, PlannedStage
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from builder.store import ImageRecord, Store
 
 SCAN_STAGE = "BUILDKIT_SBOM_SCAN_STAGE"
+SCAN_CONTEXT = "BUILDKIT_SBOM_SCAN_CONTEXT"
 
 
 def attest_build(
@@ -68,6 +72,10 @@ def attest_build(
                 attestations.append(
                     sbom_attestation(subject, files, created=created, stage=_stage_name(stage))
                 )
+        built = [s for s in plan.stages if s.index in solved.stage_layers]
+        if any(scans_stage(plan, s, SCAN_CONTEXT) for s in built):
+            files = from_directory(request.context_dir, _ignored(request))
+            attestations.append(sbom_attestation(subject, files, created=created, stage="context"))
     if options.provenance is not None:
         facts = build_facts(request, solved, options, subject, started=started, finished=finished)
         attestations.append(provenance_attestation(facts))
@@ -76,14 +84,14 @@ def attest_build(
     return attach(store, solved.record, attestations)
 
 
-def scans_stage(plan: BuildPlan, stage: PlannedStage) -> bool:
-    """Whether `BUILDKIT_SBOM_SCAN_STAGE` asks for an SBOM of this stage."""
-    value = plan.global_args.get(SCAN_STAGE)
+def scans_stage(plan: BuildPlan, stage: PlannedStage, arg: str = SCAN_STAGE) -> bool:
+    """Whether `BUILDKIT_SBOM_SCAN_STAGE` (or `arg`) is enabled for this stage."""
+    value = plan.global_args.get(arg)
     for step in stage.steps:
         cmd = step.command
         if isinstance(cmd, ArgCommand):
             for name, default in cmd.args:
-                if name == SCAN_STAGE:
+                if name == arg:
                     value = plan.build_args.get(name, default if default is not None else value)
     if value is None:
         return False
@@ -94,6 +102,14 @@ def scans_stage(plan: BuildPlan, stage: PlannedStage) -> bool:
         return False
     names = {n.strip().lower() for n in value.split(",")}
     return _stage_name(stage).lower() in names
+
+
+def _ignored(request: SolveRequest) -> Callable[[str], bool] | None:
+    """The context's `.dockerignore`, as a predicate on relative paths."""
+    from builder.context.dockerignore import load_ignore_patterns
+
+    matcher = load_ignore_patterns(request.context_dir, request.dockerfile_path)
+    return matcher.matches if len(matcher) else None
 
 
 def _stage_name(stage: PlannedStage) -> str:

@@ -223,3 +223,33 @@ def test_the_cli_prints_sboms_and_attestations(tmp_path: Path, busybox_rootfs_ta
     bad = pybuild("build", "--sbom", "generator=x/y", str(context))
     assert bad.returncode != 0 and "generator images are not supported" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_scan_context_adds_an_sbom_of_the_build_context(
+    tmp_path: Path, busybox_rootfs_tar: Path
+) -> None:
+    store = busybox_store(tmp_path / "store", busybox_rootfs_tar)
+    lock = '{"name": "%s", "version": "1.0.0"}'
+    context = write_context(
+        tmp_path / "ctx",
+        "ARG BUILDKIT_SBOM_SCAN_CONTEXT=true\nFROM busybox\nRUN echo hi > /hi\n",
+        {
+            "node_modules/kept/package.json": lock % "kept",
+            "vendor/node_modules/ignored/package.json": lock % "ignored",
+            ".dockerignore": "vendor\n",
+        },
+    )
+    build(BuildRequest(context=context, tags=["ctx:1"], sbom="true", environ={}), store=store)
+    docs = statements(store, "ctx:1")
+    assert sorted(docs) == ["provenance.json", "sbom-context.spdx.json", "sbom.spdx.json"]
+    assert packages(docs["sbom-context.spdx.json"]) == {"kept": "pkg:npm/kept@1.0.0"}
+    assert packages(docs["sbom.spdx.json"]) == {}
+    # --build-arg overrides the declared value
+    build(
+        BuildRequest(
+            context=context, tags=["ctx:2"], sbom="true", environ={},
+            build_args={"BUILDKIT_SBOM_SCAN_CONTEXT": "false"},
+        ),
+        store=store,
+    )  # fmt: skip
+    assert sorted(statements(store, "ctx:2")) == ["provenance.json", "sbom.spdx.json"]
