@@ -253,3 +253,37 @@ def test_scan_context_adds_an_sbom_of_the_build_context(
         store=store,
     )  # fmt: skip
     assert sorted(statements(store, "ctx:2")) == ["provenance.json", "sbom.spdx.json"]
+
+
+def test_provenance_names_the_commit_of_an_added_git_repository(
+    tmp_path: Path, busybox_rootfs_tar: Path
+) -> None:
+    from tests.git_daemon import serve_git
+
+    work, bare = tmp_path / "work", tmp_path / "git" / "repo.git"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+
+    def git(*args: str, cwd: Path = work) -> str:
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    work.mkdir()
+    git("init", "-q", "-b", "main")
+    (work / "README").write_text("hello\n")
+    git("add", "README")
+    git("commit", "-q", "-m", "one")
+    commit = git("rev-parse", "HEAD")
+    bare.parent.mkdir()
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
+    store = busybox_store(tmp_path / "store", busybox_rootfs_tar)
+    with serve_git(bare.parent) as base:
+        url = f"{base}/repo.git#main"
+        context = write_context(tmp_path / "ctx", f"FROM busybox\nADD {url} /src\n")
+        build(
+            BuildRequest(context=context, tags=["g:1"], provenance="true", environ={}), store=store
+        )
+    predicate = statements(store, "g:1")["provenance.json"]["predicate"]
+    assert isinstance(predicate, dict)
+    assert {"uri": url, "digest": {"sha1": commit}} in predicate["materials"]
