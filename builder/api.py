@@ -238,15 +238,17 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         for source in sources:
             source.close()
     _stop_if_cancelled(request)
+    exported: list[str] = []
     if checked.attest.any:
         from builder.solve.attestations import attest_build
 
         solved.record = attest_build(
             store, checked.solve, solved, checked.attest, started=started, finished=time.time()
         )
+        exported.append(f"exporting attestation manifest {solved.record.attestations}")
     from builder.export.outputs import build_metadata, export_outputs
 
-    exported = export_outputs(
+    exported += export_outputs(
         store, solved.record, checked.outputs, tags=request.tags,
         stdout=request.stdout if request.stdout is not None else sys.stdout.buffer,
         insecure_registries=request.insecure_registries, environ=request.environ,
