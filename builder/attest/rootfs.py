@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,11 @@ from builder.image.model import Descriptor
 if TYPE_CHECKING:
     from builder.store import Store
 
-#: A single file above this size is not read (an rpmdb of a large distro is ~30 MB).
-MAX_FILE = 256 << 20
+#: Files above these sizes are not read: an rpmdb of a large distro is ~30 MB, a dpkg
+#: status ~2 MB; anything larger is not what a package manager wrote (or is hostile).
+MAX_DATABASE = 256 << 20
+MAX_FILE = 16 << 20
+_DATABASES = ("rpmdb.sqlite", "dpkg/status")
 
 _EXACT = frozenset(
     {
@@ -53,6 +57,10 @@ def wanted(path: str) -> bool:
     return path in _EXACT or _PATTERNS.fullmatch(path) is not None
 
 
+def size_limit(path: str) -> int:
+    return MAX_DATABASE if path.endswith(_DATABASES) else MAX_FILE
+
+
 @dataclass
 class RootFiles(Mapping[str, bytes]):
     """Relative path -> content of the wanted files of one root filesystem."""
@@ -77,10 +85,9 @@ class RootFiles(Mapping[str, bytes]):
 
 
 def _normal(name: str) -> str:
-    name = name.lstrip("/")
-    while name.startswith("./"):
-        name = name[2:].lstrip("/")
-    return name.rstrip("/")
+    """A member name as a path below the root (`./a`, `/a`, `b/../a` are all `a`)."""
+    normal = posixpath.normpath("/" + name).lstrip("/")
+    return "" if normal == "." else normal
 
 
 def _drop_below(files: dict[str, bytes], path: str, *, keep_self: bool = False) -> None:
@@ -110,7 +117,7 @@ def from_layers(store: Store, layers: Iterable[Descriptor]) -> RootFiles:
                     whiteout = parse_whiteout(name)
                     if whiteout is not None:
                         hidden.append((whiteout.target, whiteout.name is None))
-                    elif member.isreg() and wanted(name) and member.size <= MAX_FILE:
+                    elif member.isreg() and wanted(name) and member.size <= size_limit(name):
                         added[name] = stream.data().read()
                     elif member.islnk() and wanted(name):
                         target = _normal(member.linkname)
@@ -147,7 +154,7 @@ def from_directory(root: Path, skip: Callable[[str], bool] | None = None) -> Roo
             path = os.path.join(top, name)
             if not wanted(rel) or os.path.islink(path) or not os.path.isfile(path):
                 continue
-            if os.path.getsize(path) <= MAX_FILE:
+            if os.path.getsize(path) <= size_limit(rel):
                 with open(path, "rb") as f:
                     result.files[rel] = f.read()
     return result
