@@ -44,6 +44,7 @@ class StepRecord:
     line: int
     inputs: tuple[str, ...] = ()  #: ids of the steps it builds on (parent, `--from` stage)
     layer: str = ""  #: digest of the layer it made, if any
+    cached: bool | None = None  #: whether it came from the cache (None: not a step that runs)
 
 
 @dataclass
@@ -143,6 +144,8 @@ def _step(step: StepRecord) -> dict[str, Any]:
     }
     if step.layer:
         out["layer"] = step.layer
+    if step.cached is not None:
+        out["cached"] = step.cached
     return out
 
 

@@ -181,8 +181,9 @@ def _steps(plan: BuildPlan, solved: SolveResult) -> list[StepRecord]:
         if stage.index not in solved.stage_layers:
             continue
         parent = last.get(stage.base.stage_index) if stage.base.stage_index is not None else None
-        for step in stage.steps:
+        for position, step in enumerate(stage.steps):
             inputs = [parent] if parent else []
+            layer, cached = solved.step_results.get((stage.index, position), ("", None))
             cmd = step.command
             from_ = cmd.from_ if isinstance(cmd, CopyCommand) else None
             if from_ is not None:
@@ -199,6 +200,8 @@ def _steps(plan: BuildPlan, solved: SolveResult) -> list[StepRecord]:
                     instruction=step.instruction,
                     line=step.line,
                     inputs=tuple(inputs),
+                    layer=layer,
+                    cached=cached,
                 )
             )
             parent = step_id

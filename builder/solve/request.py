@@ -72,3 +72,5 @@ class SolveResult:
     bases: dict[str, ImageRecord] = field(default_factory=dict)
     #: remote sources ADD fetched: (URI, digest)
     materials: list[tuple[str, str]] = field(default_factory=list)
+    #: (stage index, step position) -> (digest of the layer it made or "", from the cache)
+    step_results: dict[tuple[int, int], tuple[str, bool]] = field(default_factory=dict)

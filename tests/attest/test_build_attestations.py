@@ -137,6 +137,10 @@ def test_sbom_and_provenance_of_a_multi_stage_build(
     steps = [s["instruction"] for s in provenance["buildConfig"]["steps"]]
     assert "RUN echo never" not in steps  # the unused stage was not built
     assert steps[-1] == f"ADD {http_url} /fetched.txt"
+    last = provenance["buildConfig"]["steps"][-1]
+    assert last["layer"] == store.manifest(record).layers[-1].digest
+    assert last["cached"] is False
+    assert "cached" not in provenance["buildConfig"]["steps"][0]  # FROM: nothing to run
 
     # local output: the statements beside the root filesystem, as BuildKit names them
     assert (local / "fetched.txt").read_bytes() == DOWNLOAD
