@@ -14,9 +14,12 @@ SPEC_VERSION = "1.5"
 
 
 def cyclonedx_document(
-    subject: ImageSubject, packages: Sequence[Package], *, created: str, tool: str, version: str
+    subject: ImageSubject, packages: Sequence[Package], *, created: str, tool: str
 ) -> dict[str, Any]:
-    """The BOM; the image is `metadata.component` (type container), the packages `components`."""
+    """The BOM; the image is `metadata.component` (type container), the packages `components`.
+
+    `tool` is `name-version` (`pybuild-0.1.0`).
+    """
     name, _, tool_version = tool.partition("-")
     components = []
     seen: set[str] = set()
@@ -53,9 +56,7 @@ def cyclonedx_document(
         "metadata": {
             "timestamp": created,
             "tools": {
-                "components": [
-                    {"type": "application", "name": name, "version": version or tool_version}
-                ]
+                "components": [{"type": "application", "name": name, "version": tool_version}]
             },
             "component": {
                 "type": "container",

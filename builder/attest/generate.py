@@ -1,7 +1,7 @@
 """Attestations of stored images: SBOMs made, statements attached, and read back.
 
     files = rootfs.from_layers(store, manifest.layers)
-    att = sbom_attestation(subject, files, created=..., filename="sbom.spdx.json")
+    att = sbom_attestation(subject, files, created=...)
     record = attach(store, record, [att, provenance_attestation(facts)])
 
 `attach` stores the statements, their attestation manifest and the index
@@ -69,7 +69,7 @@ def sbom_document(
     if fmt == "cyclonedx-json":
         from builder.attest.cyclonedx import cyclonedx_document
 
-        return cyclonedx_document(subject, packages, created=created, tool=tool, version="")
+        return cyclonedx_document(subject, packages, created=created, tool=tool)
     from builder.attest.spdx import spdx_document
 
     return spdx_document(subject, packages, created=created, tool=tool)
@@ -80,17 +80,15 @@ def sbom_attestation(
 ) -> am.Attestation:
     """The SPDX statement of the image (or, with `stage`, of a stage built for it)."""
     document = sbom_document(subject, files, created=created)
-    filename = am.SBOM_FILE
-    if stage:  # BuildKit's name for the SBOM of an extra scan
+    if stage:  # local outputs name its file `sbom-<stage>.spdx.json` (`attestation_files`)
         document["comment"] = f"stage: {stage}"
         document["name"] = f"{document['name']} (stage {stage})"
-        filename = f"sbom-{stage}.spdx.json"
-    return am.Attestation(SPDX_PREDICATE, statement(subject, SPDX_PREDICATE, document), filename)
+    return am.Attestation(SPDX_PREDICATE, statement(subject, SPDX_PREDICATE, document))
 
 
 def provenance_attestation(facts: BuildFacts) -> am.Attestation:
     data = statement(facts.subject, SLSA_V02_PREDICATE, provenance_predicate(facts))
-    return am.Attestation(SLSA_V02_PREDICATE, data, am.PROVENANCE_FILE)
+    return am.Attestation(SLSA_V02_PREDICATE, data)
 
 
 def image_descriptor(store: Store, record: ImageRecord) -> Descriptor:

@@ -35,11 +35,10 @@ PROVENANCE_FILE = "provenance.json"
 
 @dataclass(frozen=True)
 class Attestation:
-    """One in-toto statement to attach, and its file name for local and tar outputs."""
+    """One in-toto statement to attach."""
 
     predicate_type: str
     data: bytes  #: the statement's JSON
-    filename: str  #: `sbom.spdx.json`, `sbom-<stage>.spdx.json`, `provenance.json`
 
 
 @dataclass(frozen=True)

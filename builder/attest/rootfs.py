@@ -9,7 +9,6 @@ directory; a hard link takes the content of its target.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import re
@@ -77,11 +76,6 @@ class RootFiles(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self.files)
-
-    def matching(self, pattern: str) -> list[str]:
-        """Paths matching a glob (`*` does not cross `/`), sorted."""
-        regex = re.compile(fnmatch.translate(pattern).replace(".*", "[^/]*"))
-        return sorted(p for p in self.files if regex.fullmatch(p))
 
 
 def _normal(name: str) -> str:

@@ -76,9 +76,7 @@ def test_spdx_document() -> None:
 
 
 def test_cyclonedx_document() -> None:
-    doc = cyclonedx_document(
-        SUBJECT, [SSH], created="2026-01-01T00:00:00Z", tool="pybuild-0.1.0", version=""
-    )
+    doc = cyclonedx_document(SUBJECT, [SSH], created="2026-01-01T00:00:00Z", tool="pybuild-0.1.0")
     assert (doc["bomFormat"], doc["specVersion"]) == ("CycloneDX", "1.5")
     assert doc["metadata"]["component"]["type"] == "container"
     (component,) = doc["components"]
@@ -144,8 +142,8 @@ def test_provenance_max_has_args_steps_and_dockerfile() -> None:
 def test_attestation_manifest_and_index_layout() -> None:
     made = attestation_manifest(
         [
-            Attestation(SPDX_PREDICATE, b'{"a": 1}', "sbom.spdx.json"),
-            Attestation(SLSA_V02_PREDICATE, b'{"b": 2}', "provenance.json"),
+            Attestation(SPDX_PREDICATE, b'{"a": 1}'),
+            Attestation(SLSA_V02_PREDICATE, b'{"b": 2}'),
         ]
     )
     manifest = Manifest.from_bytes(made.manifest)

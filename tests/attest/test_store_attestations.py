@@ -29,7 +29,7 @@ def attested(store: Store, names: tuple[str, ...] = ("app:1",)):
     record = store_image(store, [BASE], names=names)
     store.ensure_snapshots(record)
     statement = b'{"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "x"}'
-    return attach(store, record, [Attestation(SPDX_PREDICATE, statement, "sbom.spdx.json")])
+    return attach(store, record, [Attestation(SPDX_PREDICATE, statement)])
 
 
 def test_attach_links_the_manifest_and_its_blobs(store: Store) -> None:
