@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from builder.errors import BuildCancelled, UsageError
 
 if TYPE_CHECKING:
+    from builder.attest.options import AttestOptions
     from builder.export.output_spec import OutputSpec
     from builder.image.model import ImageConfig
     from builder.lint import LintConfig, LintResult, PartialConfig, Source
@@ -121,6 +123,12 @@ class BuildRequest:
     #: the client's `$SOURCE_DATE_EPOCH` (a `--build-arg SOURCE_DATE_EPOCH` wins over it):
     #: image and history times, and the mtimes of what the steps add, are clamped to it
     source_date_epoch: int | None = None
+    #: `--sbom`: true/false (an SPDX SBOM attestation of the image, read from its package dbs)
+    sbom: str | None = None
+    #: `--provenance`: true/false/mode=min|max[,builder-id=ID,reproducible=true]
+    provenance: str | None = None
+    #: `--attest type=sbom|provenance[,...]`
+    attest: list[str] = field(default_factory=list)
     insecure_registries: list[str] = field(default_factory=list)
     #: for bare build args, secrets and `--load`'s DOCKER_HOST (default: os.environ)
     environ: dict[str, str] | None = None
@@ -161,6 +169,7 @@ class _Checked:
     outputs: list[OutputSpec]
     cache_from: list[CacheSpec]
     cache_to: list[CacheSpec]
+    attest: AttestOptions
 
 
 def default_dockerfile(context: Path) -> Path:
@@ -210,6 +219,7 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     from builder.solve.progress import ProgressRenderer, no_progress
 
     sources: list[CacheSource] = []
+    started = time.time()
     try:
         if checked.cache_from:
             from builder.solve.cache.remote import open_cache_sources
@@ -233,9 +243,17 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         for source in sources:
             source.close()
     _stop_if_cancelled(request)
+    exported: list[str] = []
+    if checked.attest.any:
+        from builder.solve.attestations import attest_build
+
+        solved.record = attest_build(
+            store, checked.solve, solved, checked.attest, started=started, finished=time.time()
+        )
+        exported.append(f"exporting attestation manifest {solved.record.attestations}")
     from builder.export.outputs import build_metadata, export_outputs
 
-    exported = export_outputs(
+    exported += export_outputs(
         store, solved.record, checked.outputs, tags=request.tags,
         stdout=request.stdout if request.stdout is not None else sys.stdout.buffer,
         insecure_registries=request.insecure_registries, environ=request.environ,
@@ -335,6 +353,9 @@ def _check(
     from builder.plan.named_contexts import parse_build_context
 
     contexts = [parse_build_context(value) for value in request.build_contexts]
+    from builder.attest.options import parse_attest_options
+
+    attest = parse_attest_options(request.sbom, request.provenance, request.attest)
     solve = SolveRequest(
         dockerfile=data,
         context_dir=context,
@@ -364,7 +385,7 @@ def _check(
         contexts={named.name: named for named in contexts},
         session_keys=request.session_keys,
     )
-    return _Checked(solve, outputs, cache_from, cache_to)
+    return _Checked(solve, outputs, cache_from, cache_to, attest)
 
 
 def _with_epoch(build_args: dict[str, str | None], epoch: int | None) -> dict[str, str | None]:

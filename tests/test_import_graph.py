@@ -35,8 +35,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "runtime": frozenset({"errors"}),
     "snapshot": frozenset({"errors", "image"}),
     "store": frozenset({"errors", "image", "snapshot"}),
-    "registry": frozenset({"errors", "image", "store"}),
-    "export": frozenset({"errors", "image", "snapshot", "store", "registry"}),
+    # attestations (SBOM, provenance): read layers from the store, below push and the exports
+    "attest": frozenset({"errors", "image", "snapshot", "store"}),
+    "registry": frozenset({"errors", "image", "store", "attest"}),
+    "export": frozenset({"errors", "image", "snapshot", "store", "registry", "attest"}),
     "containers": frozenset({"errors", "image", "runtime", "snapshot", "store"}),
     "context": frozenset({"errors", "dockerfile"}),
     "plan": frozenset({"errors", "dockerfile", "image"}),
@@ -52,6 +54,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "store",
             "registry",
             "export",
+            "attest",
         }
     ),
     # lint runs the planner to report what a build refuses (builder/lint/validation.py)
@@ -69,6 +72,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "export",
             "solve",
             "lint",
+            "attest",
         }
     ),
     # bake drives the build API: one builder.build per target, its progress events shared

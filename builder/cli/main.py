@@ -264,6 +264,23 @@ def build_command(
     cgroup_parent: Annotated[
         str | None, typer.Option("--cgroup-parent", help="Parent cgroup of RUN containers.")
     ] = None,
+    sbom: Annotated[
+        str | None,
+        typer.Option("--sbom", help="Attach an SPDX SBOM attestation: true or false."),
+    ] = None,
+    provenance: Annotated[
+        str | None,
+        typer.Option(
+            "--provenance",
+            help="Attach SLSA provenance: true, false or mode=min|max[,builder-id=ID].",
+        ),
+    ] = None,
+    attest: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attest", help="Attest: type=sbom or type=provenance[,mode=min|max] (repeatable)."
+        ),
+    ] = None,
     # docker build's flags that BuildKit ignores (builder/cli/legacy_flags.py), hidden as in buildx
     _rm: Annotated[bool, typer.Option("--rm", hidden=True)] = True,
     _force_rm: Annotated[bool, typer.Option("--force-rm", hidden=True)] = False,
@@ -319,7 +336,8 @@ def build_command(
             insecure_registries=insecure_registry or [], cache_from=cache_from or [],
             cache_to=cache_to or [], add_hosts=add_host or [], ulimits=ulimit or [],
             shm_size=shm_size, cgroup_parent=cgroup_parent, annotations=annotation or [],
-            build_contexts=build_context or [],
+            build_contexts=build_context or [], sbom=sbom, provenance=provenance,
+            attest=attest or [],
         )  # fmt: skip
         from builder.cli.legacy_flags import ignored_flag_warnings
 
@@ -412,6 +430,9 @@ class _BuildOptions:
     cgroup_parent: str | None = None
     annotations: list[str] = field(default_factory=list)
     build_contexts: list[str] = field(default_factory=list)
+    sbom: str | None = None
+    provenance: str | None = None
+    attest: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -509,6 +530,7 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
         ulimits=options.ulimits, shm_size=options.shm_size, cgroup_parent=options.cgroup_parent,
         annotations=options.annotations, build_contexts=options.build_contexts,
         source_date_epoch=epoch,
+        sbom=options.sbom, provenance=options.provenance, attest=options.attest,
         insecure_registries=options.insecure_registries, stdout=sys.stdout.buffer,
         progress=LiveProgress("quiet" if quiet else options.progress, sys.stderr), warn=warn,
         cancel=cancel,
@@ -607,7 +629,16 @@ def _run_checks(data: bytes, shown: str, context: str) -> int:
 
 def _register_image_commands() -> None:
     """The image and registry commands live in their own modules."""
-    from builder.cli import bake, containers, diff, groups, images, system, transfer
+    from builder.cli import (
+        attestations,
+        bake,
+        containers,
+        diff,
+        groups,
+        images,
+        system,
+        transfer,
+    )
 
     for name, command in (
         ("images", images.images_command),
@@ -625,6 +656,8 @@ def _register_image_commands() -> None:
         ("login", transfer.login_command),
         ("logout", transfer.logout_command),
         ("bake", bake.bake_command),
+        ("sbom", attestations.sbom_command),
+        ("attestations", attestations.attestations_command),
     ):
         app.command(name)(command)
     app.add_typer(system.app, name="system")

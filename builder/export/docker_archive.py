@@ -90,7 +90,7 @@ def repositories_json(store: Store, selections: Sequence[ImageSelection]) -> dic
 def save_docker_archive(store: Store, selections: Sequence[ImageSelection], out: BinaryIO) -> None:
     """Stream a docker-archive of `selections` to `out` (deterministic bytes)."""
     selections = merge_selections(selections)
-    entries = layout_entries(store, selections)
+    entries = layout_entries(store, selections, attestations=False)
     entries.append(file_entry(MANIFEST_FILE, _json_file(manifest_json(store, selections))))
     repositories = repositories_json(store, selections)
     if repositories:

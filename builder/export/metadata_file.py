@@ -43,8 +43,21 @@ def build_metadata(
     names: Sequence[str] | None = None,
     pushed_digest: str | None = None,
 ) -> dict[str, Any]:
-    """The metadata document for `record` (names default to the record's names)."""
+    """The metadata document for `record` (names default to the record's names).
+
+    An image with attestations is described by its index [image, attestation
+    manifest], as buildx does.
+    """
     digest = pushed_digest or record.manifest_digest
+    media_type, size = record.media_type, store.blob_size(record.manifest_digest)
+    if record.attestations is not None:
+        from builder.attest.generate import attested_image_index
+        from builder.image.digest import sha256_digest
+
+        index = attested_image_index(store, record)
+        assert index is not None
+        data = index.to_bytes()
+        media_type, size, digest = index.media_type, len(data), sha256_digest(data)
     annotations = {"config.digest": record.config_digest}
     if record.created:
         annotations["org.opencontainers.image.created"] = record.created
@@ -53,8 +66,8 @@ def build_metadata(
         "containerimage.descriptor": {
             "annotations": annotations,
             "digest": digest,
-            "mediaType": record.media_type,
-            "size": store.blob_size(record.manifest_digest),
+            "mediaType": media_type,
+            "size": size,
         },
         "containerimage.digest": digest,
     }

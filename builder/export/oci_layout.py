@@ -31,6 +31,7 @@ from builder.export.selection import ImageSelection, merge_selections
 from builder.export.staging import StagedImage, name_with_tag, stage_manifest
 from builder.export.tar_writer import TarEntry, dir_entries, file_entry, write_tar
 from builder.image import mediatypes
+from builder.image.digest import sha256_digest
 from builder.image.jsontext import parse_json
 from builder.image.model import Descriptor, Index, is_index, select_manifest
 from builder.image.platform import Platform, host_platform
@@ -53,34 +54,57 @@ Warn = Callable[[str], None]
 # --- writing ---------------------------------------------------------------------------------
 
 
-def image_blobs(store: Store, selection: ImageSelection) -> list[tuple[str, int]]:
-    """(digest, size) of an image's manifest, config and layers."""
+def image_blobs(
+    store: Store, selection: ImageSelection, *, attestations: bool = True
+) -> list[tuple[str, int]]:
+    """(digest, size) of an image's manifest, config and layers (and attestations, index)."""
     record = selection.record
     manifest = store.manifest(record)
     blobs = [(record.manifest_digest, store.blob_size(record.manifest_digest))]
     blobs.append((manifest.config.digest, manifest.config.size))
     blobs.extend((layer.digest, layer.size) for layer in manifest.layers)
+    if attestations and record.attestations is not None:
+        from builder.attest.generate import attestation_blobs, attested_image_index
+
+        blobs.extend(attestation_blobs(store, record))
+        index = attested_image_index(store, record)
+        assert index is not None
+        data = index.to_bytes()
+        blobs.append((store.put_blob(data), len(data)))  # stored already when attached
     return blobs
 
 
-def index_entries(store: Store, selection: ImageSelection) -> list[Descriptor]:
-    """index.json entries for one image: one per name, or one unnamed entry."""
+def index_entries(
+    store: Store, selection: ImageSelection, *, attestations: bool = True
+) -> list[Descriptor]:
+    """index.json entries for one image: one per name, or one unnamed entry.
+
+    An image with attestations is entered as its index [image, attestation manifest],
+    as BuildKit's oci exporter writes it.
+    """
     record = selection.record
     size = store.blob_size(record.manifest_digest)
     platform = store.config(record).platform
     entry_platform = platform if platform.os and platform.architecture else None
+    media_type, digest = record.media_type, record.manifest_digest
+    if attestations and record.attestations is not None:
+        from builder.attest.generate import attested_image_index
+
+        index = attested_image_index(store, record)
+        assert index is not None
+        data = index.to_bytes()
+        media_type, digest, size = index.media_type, sha256_digest(data), len(data)
+        entry_platform = None
     if not selection.names:
-        return [
-            Descriptor(record.media_type, record.manifest_digest, size, platform=entry_platform)
-        ]
+        return [Descriptor(media_type, digest, size, platform=entry_platform)]
     entries = []
     for name in selection.names:
         ref = parse_tag(name)
         annotations = {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag or "latest"}
         entries.append(
             Descriptor(
-                record.media_type,
-                record.manifest_digest,
+                media_type,
+                digest,
                 size,
                 annotations=annotations,
                 platform=entry_platform,
@@ -89,13 +113,18 @@ def index_entries(store: Store, selection: ImageSelection) -> list[Descriptor]:
     return entries
 
 
-def layout_entries(store: Store, selections: Sequence[ImageSelection]) -> list[TarEntry]:
-    """The tar entries of an OCI layout holding `selections` (blobs streamed from the store)."""
+def layout_entries(
+    store: Store, selections: Sequence[ImageSelection], *, attestations: bool = True
+) -> list[TarEntry]:
+    """The tar entries of an OCI layout holding `selections` (blobs streamed from the store).
+
+    `attestations=False` leaves them out (docker archives, as BuildKit's docker exporter).
+    """
     blobs: dict[str, int] = {}
     descriptors: list[Descriptor] = []
     for selection in selections:
-        blobs.update(image_blobs(store, selection))
-        descriptors.extend(index_entries(store, selection))
+        blobs.update(image_blobs(store, selection, attestations=attestations))
+        descriptors.extend(index_entries(store, selection, attestations=attestations))
     index = Index(manifests=tuple(descriptors), media_type=mediatypes.OCI_INDEX)
     entries = [
         file_entry(OCI_LAYOUT_FILE, OCI_LAYOUT_BYTES),

@@ -28,6 +28,7 @@ display.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -291,6 +292,7 @@ def _rootfs_tar(store: Store, record: ImageRecord, spec: OutputSpec, stdout: Bin
     from builder.export.rootfs_export import flattened_rootfs, write_rootfs_tar
 
     with flattened_rootfs(store, record) as tree:
+        _add_attestation_files(store, record, tree)
         line = _write_output(spec, lambda out: write_rootfs_tar(tree, out), stdout, "tarball")
     return ["exporting to client tarball", line]
 
@@ -300,5 +302,24 @@ def _rootfs_dir(store: Store, record: ImageRecord, spec: OutputSpec) -> list[str
 
     assert spec.dest is not None
     with flattened_rootfs(store, record) as tree:
+        _add_attestation_files(store, record, tree)
         write_rootfs_dir(tree, Path(spec.dest))
     return ["exporting to client directory", f"copying files to {spec.dest}"]
+
+
+def _add_attestation_files(store: Store, record: ImageRecord, tree: Path) -> None:
+    """The image's attestations as files at the top of the tree, as BuildKit's local and tar
+    exporters write them (`sbom.spdx.json`, `sbom-<stage>.spdx.json`, `provenance.json`);
+    they replace a file of that name in the image."""
+    if record.attestations is None:
+        return
+    from builder.attest.generate import attestation_files
+
+    for name, data in attestation_files(store, record).items():
+        path = tree / name
+        if path.is_symlink() or path.exists():
+            if path.is_dir() and not path.is_symlink():
+                raise ImageError(f"cannot write {name}: the image has a directory /{name}")
+            path.unlink()
+        path.write_bytes(data)
+        os.chmod(path, 0o644)

@@ -6,6 +6,11 @@ that the store knows holds it (from the RepoDigests of stored images); else
 uploaded. The manifest goes last, under the tag. Afterwards the image gets
 the pushed RepoDigest, as `docker push` does, which later pushes to other
 repositories use as a mount source.
+
+An image with attestations (SBOM, provenance) is pushed as BuildKit pushes
+it: the image manifest and the attestation manifest (with its config and
+statements) by digest, then the index listing both under the tag; the
+returned digest, and the RepoDigest, are the index's.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from builder.errors import ImageError, PybuildError, UsageError
 from builder.image.digest import is_digest
-from builder.image.model import Descriptor
+from builder.image.model import Descriptor, Manifest
 from builder.image.reference import Reference, ReferenceError, parse_reference
 from builder.registry.client import RegistryClient
 from builder.registry.errors import RegistryStatusError, RegistryUnavailableError
@@ -132,12 +137,37 @@ class _Pusher:
         self._push_blob(manifest.config, "config", threading.Event())
 
         tag = self.ref.tag or "latest"
+        if record.attestations is not None:
+            return self._push_attested(record, manifest_bytes, tag)
         digest = self.client.put_manifest(self.repo, tag, manifest_bytes, record.media_type)
         if digest != record.manifest_digest:
             raise ImageError(
                 f"pushed manifest {digest} differs from the stored {record.manifest_digest}"
             )
         self.emit(Descriptor(record.media_type, digest, len(manifest_bytes)), "manifest", "done")
+        return digest
+
+    def _push_attested(self, record: ImageRecord, manifest_bytes: bytes, tag: str) -> str:
+        """The image manifest and its attestation manifest by digest, then their index by tag."""
+        from builder.attest.generate import attested_image_index
+        from builder.image import mediatypes
+
+        assert record.attestations is not None
+        self.client.put_manifest(
+            self.repo, record.manifest_digest, manifest_bytes, record.media_type
+        )
+        attestation_bytes = self.store.read_blob(record.attestations)
+        attestation = Manifest.from_bytes(attestation_bytes)
+        for desc in (attestation.config, *attestation.layers):
+            self._push_blob(desc, "config", threading.Event())
+        self.client.put_manifest(
+            self.repo, record.attestations, attestation_bytes, attestation.media_type
+        )
+        index = attested_image_index(self.store, record)
+        assert index is not None
+        index_bytes = index.to_bytes()
+        digest = self.client.put_manifest(self.repo, tag, index_bytes, mediatypes.OCI_INDEX)
+        self.emit(Descriptor(mediatypes.OCI_INDEX, digest, len(index_bytes)), "index", "done")
         return digest
 
     def _push_blob(self, desc: Descriptor, kind: Kind, cancel: threading.Event) -> None:

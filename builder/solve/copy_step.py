@@ -62,13 +62,14 @@ def copy_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) ->
                 work_dir=work,
             )
             if isinstance(cmd, AddCommand):
-                add_into(
+                report = add_into(
                     dest_root,
                     request,
                     checksum=cmd.checksum,
                     keep_git_dir=True if cmd.keep_git_dir else None,
                     unpack=cmd.unpack,
                 )
+                ws.materials.extend(report.remote)
             else:
                 copy_into(
                     dest_root,

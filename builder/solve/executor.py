@@ -85,6 +85,8 @@ class _Build:
         self.used: list[tuple[str, CachedStep, StepInputs, int]] = []
         self.used_lock = threading.Lock()
         self.context_keys: dict[str, str] = {}  #: digests of named directory contexts
+        #: (stage, step position) -> (layer digest or "", from the cache), for provenance
+        self.step_results: dict[tuple[int, int], tuple[str, bool]] = {}
         self.plan: BuildPlan
         self.ws: Workspace
         self.keyer: StepKeyer
@@ -140,7 +142,16 @@ class _Build:
 
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
-        return SolveResult(record, final.config.image, self.plan, used)
+        return SolveResult(
+            record,
+            final.config.image,
+            self.plan,
+            used,
+            stage_layers={i: tuple(state.layers) for i, state in self.stages.items()},
+            bases=self.bases.used(),
+            materials=list(self.ws.materials),
+            step_results=dict(self.step_results),
+        )
 
     def _vertex_count(self) -> int:
         return sum(
@@ -229,7 +240,10 @@ class _Build:
                     state = self.bases.start(stage, self.plan, self.stages)
                 else:
                     assert state is not None
+                    layers_before = len(state.layers)
                     cached = self._step(state, step, stage, position)
+                    made = state.layers[-1].digest if len(state.layers) > layers_before else ""
+                    self.step_results[(stage.index, position)] = (made, cached)
             except PybuildError as err:
                 if step.vertex is not None:
                     seconds = time.monotonic() - started

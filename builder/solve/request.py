@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from builder.runtime.sandbox import SandboxOptions
 
 if TYPE_CHECKING:
-    from builder.image.model import ImageConfig
+    from builder.image.model import Descriptor, ImageConfig
     from builder.plan.model import BuildPlan
     from builder.plan.named_contexts import NamedContext
     from builder.solve.annotations import Annotation
@@ -70,3 +70,11 @@ class SolveResult:
     config: ImageConfig
     plan: BuildPlan
     used: list[UsedStep] = field(default_factory=list)  #: every keyed step, for `--cache-to`
+    #: the layers of every stage built, by stage index (for SBOMs of stages)
+    stage_layers: dict[int, tuple[Descriptor, ...]] = field(default_factory=dict)
+    #: the base images used, by the name the Dockerfile gave (for provenance materials)
+    bases: dict[str, ImageRecord] = field(default_factory=dict)
+    #: remote sources ADD fetched: (URI, digest)
+    materials: list[tuple[str, str]] = field(default_factory=list)
+    #: (stage index, step position) -> (digest of the layer it made or "", from the cache)
+    step_results: dict[tuple[int, int], tuple[str, bool]] = field(default_factory=dict)

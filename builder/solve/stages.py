@@ -63,6 +63,11 @@ class Bases:
                 self._records[name] = self._find_or_pull(name)
             return self._records[name]
 
+    def used(self) -> dict[str, ImageRecord]:
+        """The images looked up so far, by the name asked for."""
+        with self._lock:
+            return dict(self._records)
+
     def config(self, name: str) -> ImageConfig | None:
         """The image config of a base (None for scratch): the plan reads its ENV and ONBUILD."""
         if name == "scratch":

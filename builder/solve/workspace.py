@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,8 @@ class Workspace:
     lines: list[str]  #: the Dockerfile's lines, for error locations
     #: the overlay lower dirs of a `--from` name (a stage or an image)
     lowers_of: Callable[[str], list[Path]]
+    #: remote sources ADD fetched: (URI, digest), for provenance materials
+    materials: list[tuple[str, str]] = field(default_factory=list)
 
     def created(self) -> str:
         return timestamp(self.request.source_date_epoch)

@@ -9,6 +9,8 @@ meanwhile, as for prune):
 - every image's closure: manifest, config and layers present and intact,
   sizes as the manifest says, the record's layers and chain IDs those of its
   manifest and config (repair: the record is dropped, as if `rmi` had run);
+- every image's attestation blobs (SBOM, provenance) present and intact
+  (repair: the attestations are unlinked; the image stays);
 - every snapshot an image names exists with its `fs` dir (repair: the layer
   is unpacked again from its blob, the record dropped if that fails).
   Snapshot contents are not re-hashed: a snapshot is renamed into place
@@ -139,7 +141,7 @@ class _Checker:
     def _closure_error(self, image: StoredImage) -> str | None:
         """Why the image's closure is broken; None if it is whole."""
         record = image.record
-        for digest in image.blobs:
+        for digest in (record.manifest_digest, record.config_digest, *image.layers):
             if digest in self.corrupt:
                 return f"blob {digest} is corrupt"
             if not self.layout.blob(digest).is_file():
@@ -175,6 +177,7 @@ class _Checker:
         if error is not None:
             self._drop(record.id, f"image {_label(image)}: {error}")
             return
+        self.check_attestations(image)
         missing = [c for c in image.chain_ids if not _snapshot_ok(self.layout, c)]
         if not missing:
             return
@@ -194,6 +197,22 @@ class _Checker:
             self._drop(record.id, f"{message}; unpacking it again failed: {err.message}")
             return
         self.add(Severity.PROBLEM, record.id, message, "unpacked again")
+
+    def check_attestations(self, image: StoredImage) -> None:
+        """An image's attestation blobs present and intact (repair: unlink them, keep the image)."""
+        bad = [
+            d
+            for d in image.attestation_blobs
+            if d in self.corrupt or not self.layout.blob(d).is_file()
+        ]
+        if not bad:
+            return
+        message = f"image {_label(image)}: attestation blob {bad[0]} is missing or corrupt"
+        if self.repair:
+            with update_index(self.layout) as index:
+                if image.record.id in index.images:
+                    index.set_attestations(image.record.id, None, ())
+        self.add(Severity.PROBLEM, image.record.id, message, "attestations unlinked")
 
     def _drop(self, image_id: str, message: str) -> None:
         if self.repair:

@@ -64,12 +64,21 @@ class ImageIndex:
     def put(self, image: StoredImage) -> StoredImage:
         """Add an image, or update the one with its ID.
 
-        An update takes the new manifest, merges the names and keeps the first `added`.
+        An update takes the new manifest, merges the names and keeps the first `added`;
+        it keeps the attestations when it brings none for the same manifest.
         """
         old = self.images.get(image.record.id)
         if old is not None:
+            keep = (
+                image.record.attestations is None
+                and old.record.attestations is not None
+                and old.record.manifest_digest == image.record.manifest_digest
+            )
+            if keep:
+                image = replace(image, attestation_blobs=old.attestation_blobs)
             merged = replace(
                 image.record,
+                attestations=old.record.attestations if keep else image.record.attestations,
                 names=tuple(dict.fromkeys(old.record.names + image.record.names)),
                 repo_digests=tuple(
                     dict.fromkeys(old.record.repo_digests + image.record.repo_digests)
@@ -111,6 +120,13 @@ class ImageIndex:
         image = self.images[image_id]
         kept = tuple(d for d in image.record.repo_digests if d != repo_digest)
         return self._set_record(image, repo_digests=kept)
+
+    def set_attestations(
+        self, image_id: str, manifest_digest: str | None, blobs: tuple[str, ...]
+    ) -> StoredImage:
+        """Link (or, with None, unlink) an attestation manifest and its blobs to an image."""
+        image = replace(self.images[image_id], attestation_blobs=blobs if manifest_digest else ())
+        return self._set_record(image, attestations=manifest_digest)
 
     def delete(self, image_id: str) -> None:
         del self.images[image_id]

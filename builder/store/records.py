@@ -21,6 +21,8 @@ class ImageRecord:
     created: str  #: from the config ("" if none)
     added: float  #: when it entered this store (unix time)
     size: int  #: sum of the layers' compressed sizes + config size
+    #: the attestation manifest (SBOM, provenance) stored with this image, if any
+    attestations: str | None = None
 
     @property
     def id(self) -> str:
@@ -51,15 +53,17 @@ class StoredImage:
     record: ImageRecord
     layers: tuple[str, ...]  #: layer blob digests, base first
     chain_ids: tuple[str, ...]  #: snapshot keys, base first
+    #: the attestation manifest's own blobs (itself, its config, its statements, the index)
+    attestation_blobs: tuple[str, ...] = ()
 
     @property
     def blobs(self) -> tuple[str, ...]:
         r = self.record
-        return (r.manifest_digest, r.config_digest, *self.layers)
+        return (r.manifest_digest, r.config_digest, *self.layers, *self.attestation_blobs)
 
     def to_json(self) -> dict[str, Any]:
         r = self.record
-        return {
+        out: dict[str, Any] = {
             "manifest": r.manifest_digest,
             "config": r.config_digest,
             "mediaType": r.media_type,
@@ -71,6 +75,10 @@ class StoredImage:
             "layers": list(self.layers),
             "chainIds": list(self.chain_ids),
         }
+        if r.attestations is not None:  # optional keys: older pybuilds read the entry as before
+            out["attestations"] = r.attestations
+            out["attestationBlobs"] = list(self.attestation_blobs)
+        return out
 
     @classmethod
     def from_json(cls, obj: Any) -> StoredImage:
@@ -105,10 +113,16 @@ class StoredImage:
             created=text("created"),
             added=float(added),
             size=size,
+            attestations=parse_digest(text("attestations")) if "attestations" in obj else None,
         )
         layers = tuple(parse_digest(d) for d in texts("layers"))
         chain_ids = tuple(parse_digest(d) for d in texts("chainIds"))
-        return cls(record, layers, chain_ids)
+        attestation_blobs = (
+            tuple(parse_digest(d) for d in texts("attestationBlobs"))
+            if "attestationBlobs" in obj
+            else ()
+        )
+        return cls(record, layers, chain_ids, attestation_blobs)
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,36 @@ class Store:
             chain_ids=tuple(chain_ids(config.diff_ids)),
         )
 
+    def set_attestations(
+        self, image_id: str, manifest_digest: str | None, *, extra_blobs: Sequence[str] = ()
+    ) -> ImageRecord:
+        """Link an attestation manifest (stored, with its config and layers) to an image.
+
+        `extra_blobs` (the index that lists both, say) are kept with it by prune.
+        None unlinks. A later build of the same image with other attestations
+        replaces them; adding the image again without any keeps them.
+        """
+        blobs: tuple[str, ...] = ()
+        with self._gc.shared():
+            if manifest_digest is not None:
+                manifest = Manifest.from_bytes(self.read_blob(manifest_digest))
+                blobs = (
+                    manifest_digest,
+                    manifest.config.digest,
+                    *(layer.digest for layer in manifest.layers),
+                    *extra_blobs,
+                )
+                missing = [d for d in blobs if not self.has_blob(d)]
+                if missing:
+                    raise StoreError(
+                        f"cannot link attestations {manifest_digest}: blob {missing[0]} "
+                        "is not in the store"
+                    )
+            with update_index(self._layout) as index:
+                if image_id not in index.images:
+                    raise not_found(image_id)
+                return index.set_attestations(image_id, manifest_digest, blobs).record
+
     def images(self) -> list[ImageRecord]:
         """Every image, newest first."""
         return load_index(self._layout).records()

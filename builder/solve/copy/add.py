@@ -20,6 +20,7 @@ a git repository.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -35,8 +36,8 @@ from builder.solve.copy.files import (
     place_local,
     plan_sources,
 )
-from builder.solve.copy.git import GitRef, fetch_git, parse_git_ref
-from builder.solve.copy.kinds import SourceKind, is_remote_source, source_kind
+from builder.solve.copy.git import GitRef, fetch_git_commit, parse_git_ref
+from builder.solve.copy.kinds import SourceKind, is_remote_source, redact, source_kind
 from builder.solve.copy.place import CopyReport, Transfer, open_transfer, place_all
 from builder.solve.copy.request import CopyRequest
 from builder.solve.copy.source import Ignore, SourceMatch, SourceTree
@@ -52,6 +53,7 @@ class _Remote:
     root: Path
     match: SourceMatch
     git: bool
+    material: tuple[str, str] = ("", "")  #: (URI, digest) for provenance
 
 
 def add_into(
@@ -85,13 +87,15 @@ def add_into(
             sources, kinds, tree, Path(scratch), request.excludes, request.allow_empty_wildcard,
             checksum, keep_git_dir, http_timeout, git_timeout,
         )  # fmt: skip
-        return place_all(
+        report = place_all(
             transfer,
             steps,
             lambda step: _place(transfer, tree, step, unpack),
             request.heredocs,
             request.work_dir,
         )
+    remote = tuple(step.material for step in steps if isinstance(step, _Remote))
+    return dataclasses.replace(report, remote=remote)
 
 
 def _kind(source: str) -> GitRef | SourceKind:
@@ -158,18 +162,20 @@ def _prepare(
                 raise BuildError("inconsistent keep-git-dir configuration")
             if checksum and kind.checksum and checksum != kind.checksum:
                 raise BuildError(f"checksum mismatch {checksum!r} != {kind.checksum!r}")
-            root = fetch_git(
+            root, commit = fetch_git_commit(
                 kind,
                 directory,
                 keep_git_dir=bool(keep_git_dir),
                 checksum=checksum,
                 timeout=git_timeout,
             )
-            steps.append(_Remote(root, _git_match(root, kind, source), git=True))
+            uri = redact(kind.remote) + (f"#{kind.ref}" if kind.ref else "")
+            match = _git_match(root, kind, source)
+            steps.append(_Remote(root, match, git=True, material=(uri, f"sha1:{commit}")))
         else:
             got = download(source, directory, checksum=checksum, timeout=http_timeout)
             match = SourceMatch(got.name, got.name, False, source)
-            steps.append(_Remote(got.root, match, git=False))
+            steps.append(_Remote(got.root, match, git=False, material=(redact(source), got.digest)))
     return steps
 
 

@@ -190,6 +190,21 @@ def fetch_git(
 
     Raises BuildError when git fails or the commit is not `checksum`.
     """
+    checkout, _ = fetch_git_commit(
+        ref, directory, keep_git_dir=keep_git_dir, checksum=checksum, timeout=timeout
+    )
+    return checkout
+
+
+def fetch_git_commit(
+    ref: GitRef,
+    directory: Path,
+    *,
+    keep_git_dir: bool = False,
+    checksum: str | None = None,
+    timeout: float = 600.0,
+) -> tuple[Path, str]:
+    """`fetch_git`, and the commit checked out (for provenance materials)."""
     shown = redact(ref.remote) + (f"#{ref.ref}" if ref.ref else "")
     checkout = directory / "checkout"
     home = directory / "home"
@@ -224,4 +239,4 @@ def fetch_git(
     if not keep:
         remove_tree(checkout / ".git")
     checkout.chmod(0o755)
-    return checkout
+    return checkout, commit

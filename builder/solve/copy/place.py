@@ -52,6 +52,8 @@ class CopyReport:
     paths: tuple[str, ...]  #: top-level destination paths written, as the container sees them
     files: int = 0  #: regular files written (hard links not counted)
     bytes: int = 0  #: bytes of file content written
+    #: remote sources fetched (ADD): (URI, `sha256:<hex>` of a download or `sha1:<commit>`)
+    remote: tuple[tuple[str, str], ...] = ()
 
 
 @contextlib.contextmanager
