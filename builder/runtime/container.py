@@ -9,7 +9,9 @@ the exit status. Whatever happens (normal exit, an exception in the
 callback, KeyboardInterrupt, `cancel` set from another thread), the
 container is killed and deleted, the mount points the runtime created in
 the root filesystem are removed, and the bundle and state directories
-are gone before `run` returns or raises.
+are gone before `run` returns or raises. For network "default" the run's own
+network namespace and its slirp4netns (`builder.runtime.network`) are made
+before the container and removed with it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from builder.errors import BuildError
 from builder.runtime import etcfiles
 from builder.runtime.console import ConsoleSocket, Terminal, relay
 from builder.runtime.mountstubs import find_mount_stubs, remove_mount_stubs
+from builder.runtime.network import PrivateNetwork, start_network
 from builder.runtime.rootpath import is_directory_in_root
 from builder.runtime.spec import RunSpec, build_config
 
@@ -122,19 +125,29 @@ def _runtime_errors(log_file: Path) -> list[str]:
     return [m for m in messages if m]
 
 
-def _write_bundle(bundle: Path, rootfs: Path, spec: RunSpec, container_id: str) -> dict:
+def _write_bundle(
+    bundle: Path,
+    rootfs: Path,
+    spec: RunSpec,
+    container_id: str,
+    private_network: PrivateNetwork | None = None,
+) -> dict:
     bundle.mkdir(mode=0o700)
     hosts = bundle / "hosts"
     resolv = bundle / "resolv.conf"
     hostname = bundle / "hostname"
     hosts.write_text(etcfiles.hosts_file(spec.hostname) + spec.sandbox.hosts_lines())
-    resolv.write_text(etcfiles.resolv_conf())
+    if private_network is not None:
+        resolv.write_text(etcfiles.private_resolv_conf(private_network.nameserver))
+    else:
+        resolv.write_text(etcfiles.resolv_conf())
     hostname.write_text(etcfiles.hostname_file(spec.hostname))
     for path in (hosts, resolv, hostname):
         path.chmod(0o644)
     config = build_config(
         spec, rootfs, hosts_file=hosts, resolv_conf=resolv, hostname_file=hostname,
         container_id=container_id,
+        network_namespace=private_network.namespace if private_network is not None else None,
     )  # fmt: skip
     (bundle / "config.json").write_text(json.dumps(config, indent=1))
     return config
@@ -232,6 +245,8 @@ class _Run:
     #: a detached process (`run -t`): its pid, and its wait status once reaped
     init_pid: int | None = None
     init_status: int | None = None
+    #: network "default": the namespace and its slirp4netns
+    network: PrivateNetwork | None = None
 
     def reap(self, block: bool = False) -> bool:
         """Wait for the detached process (pybuild is its subreaper); True once reaped."""
@@ -277,6 +292,8 @@ def _clean_up(leftovers: _Run) -> tuple[list[str], list[str]]:
             leftovers.reap(block=True)
     if runtime is not None and (leftovers.state_dir / leftovers.container_id).exists():
         runtime.call("delete", "--force", leftovers.container_id)
+    if leftovers.network is not None:
+        leftovers.network.close()
     removed = remove_mount_stubs(leftovers.rootfs, leftovers.stubs) if leftovers.stubs else []
     errors = _runtime_errors(leftovers.log_file)
     shutil.rmtree(leftovers.private, ignore_errors=True)
@@ -364,7 +381,9 @@ def run(
         )
         leftovers.runtime = tool
         bundle = private / "bundle"
-        config = _write_bundle(bundle, rootfs, spec, leftovers.container_id)
+        if spec.network == "default":
+            leftovers.network = start_network(private)
+        config = _write_bundle(bundle, rootfs, spec, leftovers.container_id, leftovers.network)
         leftovers.stubs = find_mount_stubs(rootfs, [m["destination"] for m in config["mounts"]])
         started = time.monotonic()
         if terminal is not None:
