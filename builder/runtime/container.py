@@ -290,6 +290,8 @@ def _clean_up(leftovers: _Run) -> tuple[list[str], list[str]]:
             with contextlib.suppress(OSError):
                 os.kill(leftovers.init_pid or 0, signals.SIGKILL)
             leftovers.reap(block=True)
+    if leftovers.network is not None:
+        leftovers.network.stop()  # the container is gone: its network stack may go
     if runtime is not None and (leftovers.state_dir / leftovers.container_id).exists():
         runtime.call("delete", "--force", leftovers.container_id)
     if leftovers.network is not None:

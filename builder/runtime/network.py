@@ -57,12 +57,20 @@ class PrivateNetwork:
     def nameserver(self) -> str:
         return DNS_FORWARDER
 
-    def close(self) -> None:
-        """Stop slirp4netns (its exit pipe closes; SIGKILL if it lingers), remove the namespace."""
+    def stop(self) -> None:
+        """Tell slirp4netns to quit (close its exit pipe), without waiting.
+
+        Its exit takes the kernel some 15 ms (the tap device goes away): the
+        caller does other clean-up meanwhile, then `close` waits for it.
+        """
         if self.exit_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.exit_fd)
             self.exit_fd = None
+
+    def close(self) -> None:
+        """Stop slirp4netns and wait for it (SIGKILL if it lingers), remove the namespace."""
+        self.stop()
         if self.process is not None:
             try:
                 self.process.wait(STOP_TIMEOUT)
@@ -79,9 +87,8 @@ class PrivateNetwork:
 def _detach(path: Path) -> None:
     """Lazily unmount `path` (the namespace bind mount); not mounted is fine."""
     import ctypes
-    import ctypes.util
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc: no library search
     libc.umount2(os.fsencode(path), _MNT_DETACH)
 
 
