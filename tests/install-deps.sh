@@ -18,6 +18,7 @@ apt-get update -qq
 # The real components the tests use:
 #   ShellCheck       pybuild lint runs it on RUN scripts, as hadolint does
 #   runc, crun       the OCI runtimes that run RUN steps (crun with --runtime crun)
+#   slirp4netns      the user-mode network stack of RUN steps' own network (the default)
 #   docker-registry  the CNCF distribution server, started on 127.0.0.1 by the tests
 #   apache2-utils    htpasswd, for the registry with basic auth
 #   skopeo, umoci    third-party readers of what pybuild writes
@@ -29,7 +30,7 @@ apt-get update -qq
 #   openssl          certificates and signed tokens for the registry auth tests
 #   docker.io        dockerd and /usr/bin/docker: `build --load` into a private engine
 #   python3-venv     only when python3 lacks ensurepip (Debian's own python3)
-packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io"
+packages="shellcheck runc crun slirp4netns docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io"
 python3 -c 'import ensurepip' 2>/dev/null || packages="$packages python3-venv"
 missing=""
 for pkg in $packages; do
