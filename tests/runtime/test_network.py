@@ -174,3 +174,16 @@ def test_private_resolv_conf_keeps_search_and_options(tmp_path: Path) -> None:
     assert private_resolv_conf("10.0.2.3", tmp_path / "none", tmp_path / "none") == (
         "nameserver 10.0.2.3\n"
     )
+
+
+def test_crun_joins_the_namespace_too(busybox_rootfs: Path, crun: str, tmp_path: Path) -> None:
+    """crun may run in a mount namespace of its own (hybrid cgroups): the namespace file is there."""
+    work_dir = tmp_path / "work"
+    result, output = sh(
+        busybox_rootfs, "cat /proc/net/dev", spec={"network": "default"}, runtime="crun",
+        work_dir=work_dir,
+    )  # fmt: skip
+    assert result.exit_code == 0, output
+    assert sorted(_interfaces(output)) == ["lo", "tap0"]
+    assert stack_processes(str(work_dir)) == []
+    assert netns_mounts(str(work_dir)) == []
