@@ -65,8 +65,10 @@ __all__ = [
     "read_dockerfile",
 ]
 
-NETWORKS = ("host", "none", "default")  #: `default` is `host`, as in docker build
-ENTITLEMENTS = ("security.insecure",)
+#: `default`: each RUN step has its own network namespace (slirp4netns), as BuildKit's default
+NETWORKS = ("default", "none", "host")
+#: buildx's `--allow` entitlements; `network.host` lets RUN steps use the host's network
+ENTITLEMENTS = ("network.host", "security.insecure")
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,10 @@ class BuildRequest:
     cache_to: list[str] = field(default_factory=list)  #: `type=local,dest=DIR` ...
     secrets: list[str] = field(default_factory=list)  #: `id=ID[,src=FILE|,env=VAR]`
     ssh: list[str] = field(default_factory=list)  #: `default|ID[=SOCKET|KEY,...]`
-    network: str = "host"  #: network of RUN steps: host (or default) or none
+    network: str = "default"  #: network of RUN steps: default (their own), none, or host
     runtime: str = "runc"  #: OCI runtime for RUN: runc or crun
-    allow: list[str] = field(default_factory=list)  #: entitlements: security.insecure
+    #: `--allow` entitlements: network.host, security.insecure (comma-separated lists too)
+    allow: list[str] = field(default_factory=list)
     #: `--annotation [manifest[PLATFORM]:]KEY=VALUE`, on the image manifest
     annotations: list[str] = field(default_factory=list)
     add_hosts: list[str] = field(default_factory=list)  #: `--add-host NAME:IP`, into /etc/hosts
@@ -283,6 +286,33 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     )
 
 
+def _entitlements(values: list[str]) -> set[str]:
+    """The `--allow` entitlements (each value may list several, comma-separated, as buildx)."""
+    allowed = {item.strip() for value in values for item in value.split(",") if item.strip()}
+    for item in sorted(allowed):
+        if item not in ENTITLEMENTS:
+            raise UsageError(
+                f"--allow {item!r}: unknown entitlement",
+                hint=f"known entitlements: {', '.join(ENTITLEMENTS)}",
+            )
+    return allowed
+
+
+def _check_network(network: str, allowed: set[str]) -> None:
+    if network not in NETWORKS:
+        raise UsageError(
+            f"--network {network!r}: expected default, none or host",
+            hint="default gives each RUN step its own network; bridge and named "
+            "networks are not supported",
+        )
+    if network == "host" and "network.host" not in allowed:
+        raise UsageError(
+            "--network host needs the network.host entitlement",
+            hint="RUN steps then share the build machine's network, its loopback "
+            "included: pass --allow network.host --network host",
+        )
+
+
 def _check(
     request: BuildRequest, warn: Callable[[Literal["output", "cache"], str], None]
 ) -> _Checked:
@@ -299,11 +329,8 @@ def _check(
             f"multi-platform builds are not supported yet: {', '.join(request.platforms)}",
             hint="build each platform on its own, with one platform each",
         )
-    if request.network not in NETWORKS:
-        raise UsageError(f"--network {request.network!r}: expected host or none")
-    unknown = [a for a in request.allow if a not in ENTITLEMENTS]
-    if unknown:
-        raise UsageError(f"--allow {unknown[0]!r}: only security.insecure is known")
+    allowed = _entitlements(request.allow)
+    _check_network(request.network, allowed)
     for key, value in request.labels.items():
         if not key:
             item = f"{key}={value}"
@@ -366,9 +393,10 @@ def _check(
         build_args=_with_epoch(request.build_args, request.source_date_epoch),
         labels=dict(request.labels),
         platform=request.platforms[0] if request.platforms else None,
-        network="host" if request.network == "default" else request.network,
+        network=request.network,
         runtime=request.runtime,
-        allow_insecure="security.insecure" in request.allow,
+        allow_insecure="security.insecure" in allowed,
+        allow_host_network="network.host" in allowed,
         secrets=secrets,
         ssh=ssh,
         source_date_epoch=request.source_date_epoch,

@@ -18,6 +18,7 @@ apt-get update -qq
 # The real components the tests use:
 #   ShellCheck       pybuild lint runs it on RUN scripts, as hadolint does
 #   runc, crun       the OCI runtimes that run RUN steps (crun with --runtime crun)
+#   slirp4netns      the user-mode network stack of RUN steps' own network (the default)
 #   docker-registry  the CNCF distribution server, started on 127.0.0.1 by the tests
 #   apache2-utils    htpasswd, for the registry with basic auth
 #   skopeo, umoci    third-party readers of what pybuild writes
@@ -33,7 +34,7 @@ apt-get update -qq
 #   adduser          the unprivileged users the rootless tests make
 #   python3-venv     when a python3 lacks ensurepip: the one first on PATH, or Debian's
 #                    /usr/bin/python3 (the rootless tests' venv, which that user can read)
-packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io uidmap fuse-overlayfs adduser"
+packages="shellcheck runc crun slirp4netns docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io uidmap fuse-overlayfs adduser"
 python3 -c 'import ensurepip' 2>/dev/null || packages="$packages python3-venv"
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; then
   packages="$packages python3-venv"

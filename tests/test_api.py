@@ -56,7 +56,7 @@ def test_the_docs_example_runs(tmp_path: Path, busybox_rootfs_tar: Path) -> None
     assert "platforms: linux/" in proc.stdout
     assert "hello:hello: 0 steps ran, 2 from the cache" in proc.stdout
     assert "cancelled: " in proc.stdout
-    assert "UsageError --network 'bridge': expected host or none" in proc.stdout
+    assert "UsageError --network 'bridge': expected default, none or host" in proc.stdout
     assert "#4 [stage-1 2/2] COPY --from=build /greeting /greeting" in proc.stderr
 
 
@@ -174,8 +174,14 @@ def test_a_build_cancelled_before_it_starts(tmp_path: Path, store: Store) -> Non
             UsageError,
             "multi-platform builds are not supported yet",
         ),
-        ({"network": "bridge"}, UsageError, "--network 'bridge': expected host or none"),
-        ({"allow": ["network.host"]}, UsageError, "only security.insecure is known"),
+        ({"network": "bridge"}, UsageError, "--network 'bridge': expected default, none or host"),
+        ({"network": "host"}, UsageError, "--network host needs the network.host entitlement"),
+        ({"allow": ["network.nope"]}, UsageError, "--allow 'network.nope': unknown entitlement"),
+        (
+            {"allow": ["security.insecure,device"]},
+            UsageError,
+            "--allow 'device': unknown entitlement",
+        ),
         ({"tags": ["Bad Tag"]}, UsageError, "Bad Tag"),
         ({"outputs": ["type=nope"]}, UsageError, "nope"),
         ({"cache_from": ["type=nope"]}, UsageError, "nope"),

@@ -59,7 +59,12 @@ def run_command(
         str | None, typer.Option("--workdir", "-w", help="Working directory inside.")
     ] = None,
     user: Annotated[str | None, typer.Option("--user", "-u", help="USER[:GROUP].")] = None,
-    network: Annotated[str, typer.Option("--network", help="host (default) or none.")] = "host",
+    network: Annotated[
+        str,
+        typer.Option(
+            "--network", help="host (default), none, or default (its own, outbound only)."
+        ),
+    ] = "host",
     entrypoint: Annotated[
         str | None, typer.Option("--entrypoint", help="Replace the image's ENTRYPOINT.")
     ] = None,

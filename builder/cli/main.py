@@ -155,8 +155,13 @@ def build_command(
         str, typer.Option("--plan-format", help="Plan output with --dry-run: text or json.")
     ] = "text",
     network: Annotated[
-        str, typer.Option("--network", help="Network of RUN steps: host (default) or none.")
-    ] = "host",
+        str,
+        typer.Option(
+            "--network",
+            help="Network of RUN steps: default (each its own, outbound only), none, "
+            "or host (needs --allow network.host).",
+        ),
+    ] = "default",
     secret: Annotated[
         list[str] | None,
         typer.Option(
@@ -172,7 +177,9 @@ def build_command(
     allow: Annotated[
         list[str] | None,
         typer.Option(
-            "--allow", help="Extra privileges: security.insecure (RUN --security=insecure)."
+            "--allow",
+            help="Extra privileges: network.host (host networking for RUN), "
+            "security.insecure (RUN --security=insecure).",
         ),
     ] = None,
     label: Annotated[

@@ -73,8 +73,10 @@ def _runtime_failure(error: BuildError) -> ContainerError:
 
 def _network(value: str) -> NetworkMode:
     if value not in NETWORK_MODES:
-        raise ContainerError(f"--network {value!r} is not supported", hint="use host or none")
-    return "host" if value == "host" else "none"
+        raise ContainerError(
+            f"--network {value!r} is not supported", hint="use host, none or default"
+        )
+    return "host" if value == "host" else "none" if value == "none" else "default"
 
 
 def run_container(

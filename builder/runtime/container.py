@@ -9,7 +9,9 @@ the exit status. Whatever happens (normal exit, an exception in the
 callback, KeyboardInterrupt, `cancel` set from another thread), the
 container is killed and deleted, the mount points the runtime created in
 the root filesystem are removed, and the bundle and state directories
-are gone before `run` returns or raises.
+are gone before `run` returns or raises. For network "default" the run's own
+network namespace and its slirp4netns (`builder.runtime.network`) are made
+before the container and removed with it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from builder.errors import BuildError
 from builder.runtime import etcfiles
 from builder.runtime.console import ConsoleSocket, Terminal, relay
 from builder.runtime.mountstubs import find_mount_stubs, remove_mount_stubs
+from builder.runtime.network import PrivateNetwork, start_network
 from builder.runtime.rootpath import is_directory_in_root
 from builder.runtime.spec import RunSpec, build_config
 from builder.runtime.userns import adapt_config, in_user_namespace
@@ -128,19 +131,29 @@ def _runtime_errors(log_file: Path) -> list[str]:
     return [m for m in messages if m]
 
 
-def _write_bundle(bundle: Path, rootfs: Path, spec: RunSpec, container_id: str) -> dict:
+def _write_bundle(
+    bundle: Path,
+    rootfs: Path,
+    spec: RunSpec,
+    container_id: str,
+    private_network: PrivateNetwork | None = None,
+) -> dict:
     bundle.mkdir(mode=0o700)
     hosts = bundle / "hosts"
     resolv = bundle / "resolv.conf"
     hostname = bundle / "hostname"
     hosts.write_text(etcfiles.hosts_file(spec.hostname) + spec.sandbox.hosts_lines())
-    resolv.write_text(etcfiles.resolv_conf())
+    if private_network is not None:
+        resolv.write_text(etcfiles.private_resolv_conf(private_network.nameserver))
+    else:
+        resolv.write_text(etcfiles.resolv_conf())
     hostname.write_text(etcfiles.hostname_file(spec.hostname))
     for path in (hosts, resolv, hostname):
         path.chmod(0o644)
     config = build_config(
         spec, rootfs, hosts_file=hosts, resolv_conf=resolv, hostname_file=hostname,
         container_id=container_id,
+        network_namespace=private_network.namespace if private_network is not None else None,
     )  # fmt: skip
     if in_user_namespace():
         adapt_config(config)
@@ -240,6 +253,8 @@ class _Run:
     #: a detached process (`run -t`): its pid, and its wait status once reaped
     init_pid: int | None = None
     init_status: int | None = None
+    #: network "default": the namespace and its slirp4netns
+    network: PrivateNetwork | None = None
 
     def reap(self, block: bool = False) -> bool:
         """Wait for the detached process (pybuild is its subreaper); True once reaped."""
@@ -283,8 +298,12 @@ def _clean_up(leftovers: _Run) -> tuple[list[str], list[str]]:
             with contextlib.suppress(OSError):
                 os.kill(leftovers.init_pid or 0, signals.SIGKILL)
             leftovers.reap(block=True)
+    if leftovers.network is not None:
+        leftovers.network.stop()  # the container is gone: its network stack may go
     if runtime is not None and (leftovers.state_dir / leftovers.container_id).exists():
         runtime.call("delete", "--force", leftovers.container_id)
+    if leftovers.network is not None:
+        leftovers.network.close()
     removed = remove_mount_stubs(leftovers.rootfs, leftovers.stubs) if leftovers.stubs else []
     errors = _runtime_errors(leftovers.log_file)
     shutil.rmtree(leftovers.private, ignore_errors=True)
@@ -372,7 +391,9 @@ def run(
         )
         leftovers.runtime = tool
         bundle = private / "bundle"
-        config = _write_bundle(bundle, rootfs, spec, leftovers.container_id)
+        if spec.network == "default":
+            leftovers.network = start_network(private)
+        config = _write_bundle(bundle, rootfs, spec, leftovers.container_id, leftovers.network)
         leftovers.stubs = find_mount_stubs(rootfs, [m["destination"] for m in config["mounts"]])
         started = time.monotonic()
         if terminal is not None:

@@ -54,3 +54,23 @@ def resolv_conf(
         if upstream is not None:
             return upstream
     return text
+
+
+def private_resolv_conf(
+    nameserver: str,
+    host_file: Path = HOST_RESOLV_CONF,
+    resolved_file: Path = SYSTEMD_RESOLVED_RESOLV_CONF,
+) -> str:
+    """resolv.conf for a container on its own network: only the stack's DNS forwarder.
+
+    The host's nameservers may be on its loopback, which the container cannot
+    reach; the forwarder relays to them. The host's `search`, `domain` and
+    `options` lines are kept, after the nameserver line, as Docker writes a
+    bridge network's file.
+    """
+    kept = [
+        line.strip()
+        for line in resolv_conf(host_file, resolved_file).splitlines()
+        if line.split()[:1] in (["search"], ["domain"], ["options"])
+    ]
+    return "".join(f"{line}\n" for line in [f"nameserver {nameserver}", *kept])

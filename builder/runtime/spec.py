@@ -1,10 +1,12 @@
 """What to run and in which sandbox, and its OCI runtime-spec `config.json`.
 
 The sandbox is Docker's default one, as BuildKit gives a RUN step: pid, ipc,
-uts and mount namespaces (and a network namespace with only `lo` for network
-"none"), Docker's default capabilities, no-new-privileges, the default seccomp
-profile of `builder.runtime.seccomp`, Docker's masked and read-only /proc and
-/sys paths, a device cgroup that denies everything but the runtime's default
+uts and mount namespaces, and a network namespace: for network "default" the
+one `builder.runtime.network` made and serves (joined by path), for "none" a
+new one with only `lo`, none for "host" (the host's). Docker's default
+capabilities, no-new-privileges, the default seccomp profile of
+`builder.runtime.seccomp`, Docker's masked and read-only /proc and /sys
+paths, a device cgroup that denies everything but the runtime's default
 devices (null, zero, full, random, urandom, tty, ptmx).
 
 `insecure` is `RUN --security=insecure` (BuildKit's entitlement
@@ -34,8 +36,9 @@ DEFAULT_HOSTNAME = "pybuild"
 MAX_HOSTNAME = 64  # the kernel's limit (HOST_NAME_MAX)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-NetworkMode = Literal["host", "none"]
-NETWORK_MODES: tuple[str, ...] = ("host", "none")
+#: "default": its own namespace with outbound access (`builder.runtime.network`)
+NetworkMode = Literal["default", "host", "none"]
+NETWORK_MODES: tuple[str, ...] = ("default", "host", "none")
 
 # Docker's masked paths (moby `oci.DefaultLinuxSpec` and daemon defaults, Docker 25+):
 # runc hides each that exists under /dev/null (files) or an empty read-only tmpfs (dirs).
@@ -182,19 +185,25 @@ def build_config(
     hostname_file: Path,
     machine: str | None = None,
     container_id: str = "pybuild",
+    network_namespace: Path | None = None,
 ) -> dict[str, Any]:
     """The OCI `config.json` (as a dict) that runs `spec` on `rootfs`.
 
     The three files are host-side files bound read-only over /etc/hosts,
     /etc/resolv.conf and /etc/hostname. `machine` picks the seccomp
     architectures (default: this host's); `container_id` names the cgroup
-    made under `--cgroup-parent`.
+    made under `--cgroup-parent`. `network_namespace` is the namespace file
+    network "default" joins (required then).
     """
     _check(spec)
+    if spec.network == "default" and network_namespace is None:
+        raise BuildError("network default needs its network namespace (none was made)")
     capabilities = list(all_capabilities() if spec.insecure else DEFAULT_CAPABILITIES)
     namespaces = [{"type": kind} for kind in ("pid", "ipc", "uts", "mount")]
     if spec.network == "none":
         namespaces.append({"type": "network"})
+    elif spec.network == "default":
+        namespaces.append({"type": "network", "path": str(network_namespace)})
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         # Deny all, then the runtime adds its default devices; insecure allows all.

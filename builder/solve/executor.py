@@ -116,6 +116,10 @@ class _Build:
         self.ws = Workspace(
             self.store, request, self.progress, self.cancel, ignore, self.lines, self._lowers_of
         )
+        from builder.solve.run_step import check_run_networks
+
+        stages = [self.plan.stages[i] for wave in self.plan.waves for i in wave]
+        check_run_networks(request, [s for stage in stages for s in stage.steps], self.ws.location)
         self.keyer = StepKeyer(
             request.context_dir, ignore, statcache, network=request.network,
             from_key=self._from_key, run_inputs=request.sandbox.cache_inputs(),

@@ -36,9 +36,10 @@ class SolveRequest:
     build_args: dict[str, str | None] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     platform: str | None = None
-    network: str = "host"  #: default network of RUN steps: host or none
+    network: str = "default"  #: default network of RUN steps: default (their own), none, host
     runtime: str = "runc"
     allow_insecure: bool = False  #: `--allow security.insecure`
+    allow_host_network: bool = False  #: `--allow network.host`
     secrets: dict[str, SecretSource] = field(default_factory=dict)
     ssh: dict[str, list[Path]] = field(default_factory=dict)  #: id -> agent sockets / keys
     source_date_epoch: int | None = None

@@ -41,8 +41,9 @@ def parse_add_host(value: str) -> list[HostEntry]:
         if ip == HOST_GATEWAY:
             raise UsageError(
                 f"--add-host {item}: host-gateway is not supported",
-                hint="RUN steps share the host's network (--network host): "
-                "use --add-host NAME:127.0.0.1 to reach the host",
+                hint="RUN steps have their own network, from which the build machine "
+                "is not reachable; to reach its services, build with "
+                "--allow network.host --network host and --add-host NAME:127.0.0.1",
             )
         if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]":
             ip = ip[1:-1]

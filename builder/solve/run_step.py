@@ -8,12 +8,13 @@ ENV values the step sees as its environment, as BuildKit does.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from builder.dockerfile.commands import RunCommand, chomped
-from builder.errors import BuildError
+from builder.errors import BuildError, Location
 from builder.plan.model import Step
 from builder.solve.cache.keys import CachedStep
 from builder.solve.metadata import StageConfig, run_history
@@ -22,8 +23,11 @@ from builder.solve.progress import StepOutput
 if TYPE_CHECKING:
     from builder.runtime.spec import Mount
     from builder.solve.mounts.run import MountSources
+    from builder.solve.request import SolveRequest
     from builder.solve.stages import StageState
     from builder.solve.workspace import Workspace
+
+Locate = Callable[[int], Location]
 
 
 def run_argv(shell: list[str], cmd: RunCommand) -> tuple[list[str], str | None]:
@@ -55,11 +59,36 @@ def run_text(config: StageConfig, step: Step) -> str:
     return run_history(config, step, args)
 
 
-def _network(ws: Workspace, cmd: RunCommand) -> Literal["host", "none"]:
-    wanted = ws.request.network if cmd.network == "default" else cmd.network
-    if wanted not in ("host", "none"):
-        raise BuildError(f"RUN --network={wanted} is not supported (use host or none)")
-    return "host" if wanted == "host" else "none"
+def run_network(request: SolveRequest, cmd: RunCommand) -> Literal["default", "host", "none"]:
+    """The network of a RUN step: its own flag, else the build's `--network`.
+
+    `host` needs the network.host entitlement (`--allow network.host`), as in
+    BuildKit; without it this is a BuildError (the caller adds the location).
+    """
+    wanted = request.network if cmd.network == "default" else cmd.network
+    if wanted == "host":
+        if not request.allow_host_network:
+            raise BuildError(
+                "RUN --network=host is not allowed without the network.host entitlement",
+                hint="the step would share the build machine's network, its loopback "
+                "included: pass --allow network.host to pybuild build",
+            )
+        return "host"
+    if wanted == "none":
+        return "none"
+    if wanted != "default":
+        raise BuildError(f"RUN --network={wanted} is not supported (use default, none or host)")
+    return "default"
+
+
+def check_run_networks(request: SolveRequest, steps: Iterable[Step], location: Locate) -> None:
+    """Refuse, before anything runs, a RUN step whose network the build may not give it."""
+    for step in steps:
+        if isinstance(step.command, RunCommand):
+            try:
+                run_network(request, step.command)
+            except BuildError as error:
+                raise BuildError(error.message, location(step.line), hint=error.hint) from None
 
 
 def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
@@ -72,7 +101,7 @@ def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> 
 
     cmd = step.command
     assert isinstance(cmd, RunCommand)
-    network = _network(ws, cmd)
+    network = run_network(ws.request, cmd)
     insecure = cmd.security == "insecure"
     if insecure and not ws.request.allow_insecure:
         raise BuildError(

@@ -10,7 +10,9 @@ takes the GC lock. It looks for names whose owner (`owners.py`) is dead:
   them are detached (lazily) and they are removed;
 - memory-backed files in /dev/shm (`pybuild-secrets-*`, `pybuild-run-*`,
   `pybuild-ssh-*`): secret files, runtime bundles and ssh agent sockets,
-  overwritten with zeros and removed;
+  overwritten with zeros and removed; a run's network namespace, bind-mounted
+  on a file in its bundle dir, is detached first (its slirp4netns stopped
+  when the killed process's exit pipe closed);
 - ssh socket dirs in the system temp dir (`pybuild-ssh-*`, where /dev/shm
   is not usable). The key agents recorded in an ssh dir (`*.pid`: pid and
   start time) are killed first, if they still run.
@@ -190,5 +192,6 @@ def recover(
         for entry in memory:
             if entry.name.startswith(SSH_PREFIX):
                 stop_agents(entry)
+            detach_mounts_under(entry)
             wipe_tree(entry)
     return RecoveryReport(containers, len(temp), len(memory))

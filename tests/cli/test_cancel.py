@@ -25,6 +25,7 @@ from builder.solve.progress import Event, StepCanceled, StepStarted
 from tests.cli.test_image_commands import PYBUILD, ok
 from tests.runtime.test_container import host_processes_running
 from tests.solve.building import busybox_store, write_context
+from tests.stacks import netns_mounts, stack_processes
 
 SLEEP = ("sleep", "27")
 SECRET = "cancel-test-secret-5b1e"  #: the secret's value: finds its copies in /dev/shm
@@ -149,7 +150,12 @@ def start(root: Path) -> Iterator[Callable[[Path], _Build]]:
         build.stop()
 
 
-def _assert_nothing_left(root: Path) -> None:
+def _assert_nothing_left(root: Path, pid: int | None = None) -> None:
+    """No sleep, mount, temp dir or secret copy is left; nor, for pybuild process `pid`,
+    a network stack or namespace of its RUN steps (they stop before the build returns)."""
+    if pid is not None:
+        assert stack_processes(f"pybuild-run-{pid}-") == []
+        assert netns_mounts(f"pybuild-run-{pid}-") == []
     deadline = time.monotonic() + 1  # a killed process may need a moment to be reaped
     while _sleepers() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -168,6 +174,7 @@ def test_a_signal_cancels_every_stage(
     running = build.wait_until_sleeping(2)
     assert len(running) == 2
     assert len(_secret_copies()) == 1  # stage two's secret, while it runs
+    assert len(stack_processes(f"pybuild-run-{build.process.pid}-")) == 2  # their networks
     sent = time.monotonic()
     build.process.send_signal(signum)
     code = build.wait()
@@ -178,7 +185,7 @@ def test_a_signal_cancels_every_stage(
     for vertex in running:
         assert f"{vertex} CANCELED" in build.lines, build.stderr
     assert "build canceled" in build.lines[-1]
-    _assert_nothing_left(root)
+    _assert_nothing_left(root, build.process.pid)
 
 
 def test_repeated_interrupts(root: Path, start: Callable[[Path], _Build], tmp_path: Path) -> None:
@@ -194,7 +201,7 @@ def test_repeated_interrupts(root: Path, start: Callable[[Path], _Build], tmp_pa
     assert time.monotonic() - sent < 2
     assert "Traceback" not in build.stderr
     assert "Exception ignored" not in build.stderr
-    _assert_nothing_left(root)
+    _assert_nothing_left(root, build.process.pid)
 
 
 def test_one_stage_is_cancelled_as_fast(
@@ -208,7 +215,7 @@ def test_one_stage_is_cancelled_as_fast(
     assert build.wait() == 130, build.stderr
     assert time.monotonic() - sent < 2
     assert f"{vertex} CANCELED" in build.lines
-    _assert_nothing_left(root)
+    _assert_nothing_left(root, build.process.pid)
 
 
 def test_a_failing_stage_is_still_the_error(
@@ -226,7 +233,7 @@ def test_a_failing_stage_is_still_the_error(
     assert "build canceled" not in build.stderr
     assert "Traceback" not in build.stderr
     assert any(line.endswith(" CANCELED") for line in build.lines), build.stderr
-    _assert_nothing_left(root)
+    _assert_nothing_left(root, build.process.pid)
 
 
 def test_the_library_raises_build_cancelled(tmp_path: Path, busybox_rootfs_tar: Path) -> None:
@@ -250,7 +257,7 @@ def test_the_library_raises_build_cancelled(tmp_path: Path, busybox_rootfs_tar: 
     started = {e.vertex for e in events if isinstance(e, StepStarted) and "sleep" in e.name}
     assert len(started) == 2
     assert {e.vertex for e in events if isinstance(e, StepCanceled)} == started
-    _assert_nothing_left(store.root)
+    _assert_nothing_left(store.root, os.getpid())
 
 
 def test_signal_handlers_are_restored(root: Path, tmp_path: Path) -> None:

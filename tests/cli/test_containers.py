@@ -97,6 +97,15 @@ def test_exit_codes(root: Path) -> None:
     assert run(root, "run", "--rm", "--network", "bridge", "busybox", "true").returncode == 125
 
 
+def test_network_modes(root: Path) -> None:
+    devices = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | xargs"
+    own = ok(root, "run", "--rm", "--network", "default", "busybox", "sh", "-c", devices)
+    assert own == "lo tap0\n"
+    assert ok(root, "run", "--rm", "--network", "none", "busybox", "sh", "-c", devices) == "lo\n"
+    resolv = ok(root, "run", "--rm", "--network", "default", "busybox", "cat", "/etc/resolv.conf")
+    assert resolv.splitlines()[0] == "nameserver 10.0.2.3"
+
+
 def test_env_workdir_user_entrypoint(root: Path) -> None:
     script = 'echo "$A|$B"; pwd; id -u; id -g'
     out = ok(

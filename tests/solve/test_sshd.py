@@ -3,7 +3,8 @@
 The base is fixtures/base-images/debian.sh's tarball, made once per machine
 and kept in the test cache ($PYBUILD_TEST_CACHE, default
 /var/cache/pybuild-tests); `apt-get install` in the build reaches
-deb.debian.org over the host network, as `docker build` does.
+deb.debian.org from the RUN steps' own network (slirp4netns), as `docker build`
+does from its default one.
 """
 
 from __future__ import annotations

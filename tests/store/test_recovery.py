@@ -22,6 +22,7 @@ from builder.store import Store
 from builder.store.owners import current_owner, owner_of, process_start
 from builder.store.recovery import SHM, recover
 from tests.conftest import REPO
+from tests.stacks import netns_mounts, wait_for_no_stacks
 
 SECRET = "s3cr3t-value-" + os.urandom(6).hex()
 NOBODY = 65534
@@ -101,13 +102,17 @@ def test_kill_9_at_random_moments_then_prune(tmp_path: Path, busybox_rootfs_tar:
     (context / "hello.txt").write_text("hello\n")
     rng = random.Random(11)
     delays = sorted(rng.uniform(0.1, 3.0) for _ in range(6))
+    killed = []
     for delay in delays:
         proc = _build(root, context, "--no-cache")
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         pid = proc.pid
+        killed.append(pid)
         assert proc.returncode == -signal.SIGKILL
+        # a RUN step's network stack quits with the killed process (its exit pipe closes)
+        assert wait_for_no_stacks(f"pybuild-run-{pid}-") == []
     prune = subprocess.run(
         _pybuild(root, "prune", "-f"), env=env, capture_output=True, text=True, timeout=60
     )
@@ -118,6 +123,8 @@ def test_kill_9_at_random_moments_then_prune(tmp_path: Path, busybox_rootfs_tar:
     assert os.listdir(root / "tmp") == []
     leftovers = [n for n in os.listdir(SHM) if n.startswith("pybuild-") and str(pid) in n]
     assert leftovers == []
+    for pid in killed:  # the namespaces the killed builds' RUN steps had are detached
+        assert netns_mounts(f"pybuild-run-{pid}-") == []
     assert _files_holding(root, SECRET.encode()) == []
     assert _files_holding(SHM, SECRET.encode()) == []
     # no process of the killed builds' containers is alive
