@@ -130,7 +130,7 @@ def build_request(
         cache_to=[to_flag("cache", c) for c in target.cache_to or []],
         secrets=[to_flag("secret", s) for s in target.secret or []],
         ssh=[to_flag("ssh", s) for s in target.ssh or []],
-        network=target.network or "host",
+        network=target.network or "default",
         allow=wanted,
         annotations=list(target.annotations or []),
         add_hosts=hosts,
