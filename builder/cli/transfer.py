@@ -187,6 +187,15 @@ def import_command(
             "LABEL, ONBUILD, USER, VOLUME, WORKDIR; repeatable).",
         ),
     ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            metavar="PLATFORM",
+            help="The tarball's platform (default: the host's). The name keeps its other "
+            "platforms: import one tarball per platform under one name.",
+        ),
+    ] = None,
 ) -> None:
     """Make a one-layer image from a root filesystem tarball (like `docker import`)."""
     from functools import partial
@@ -201,8 +210,15 @@ def import_command(
         if isinstance(src, Path) and not src.is_file():
             raise UsageError(f"cannot import {source!r}: no such file")
         edit = partial(apply_changes, changes=changes) if changes else None
-        record = import_rootfs(store, src, name, message=message, edit_config=edit)
+        wanted = _platform(platform)
+        record = import_rootfs(
+            store, src, name, message=message, edit_config=edit, platform=wanted
+        )
         sys.stdout.write(record.id + "\n")
+        offered = store.platforms_of(name) if name and wanted is not None else None
+        if offered is not None and len(offered) > 1:
+            shown = ", ".join(p for p, _ in offered)
+            sys.stderr.write(f"added {wanted} to {name}, which now has {shown}\n")
     except PybuildError as err:
         _fail(err)
 

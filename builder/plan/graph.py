@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["BaseImageLookup", "BaseRef", "BuildPlan", "PlannedStage", "Step", "plan"]
 
 #: Gives the config of an image by its (expanded) name, or None when it is unknown.
-BaseImageLookup = Callable[[str], "ImageConfig | None"]
+#: (image name, platform of the stage) -> the image's config for that platform, or None
+BaseImageLookup = Callable[[str, str], "ImageConfig | None"]
 
 RESERVED_STAGE_NAMES = frozenset({"scratch", "context"})
 _INDEX = re.compile(r"^[+-]?\d+$")
@@ -91,7 +92,8 @@ def plan(
     (default: `os.environ`), like `docker build --build-arg NAME`.
     `platform` is the target platform (default: the host's), `build_platform`
     the one the build runs on (default: the host's).
-    `base_image(name)` gives the config of an external base image (None:
+    `base_image(name, platform)` gives the config of an external base image
+    for the stage's platform (its `FROM --platform`, else `platform`) (None:
     unknown, plan the stage without it). It is called once for each needed
     stage FROM an image, never for `scratch`, stages or pruned stages; what
     it raises propagates. With it, stages start with the image's environment
@@ -138,9 +140,10 @@ def plan(
     configs: dict[int, ImageConfig] = {}
     triggers: dict[int, list[Command]] = {}
     if base_image is not None:
+        stage_platforms = [p or str(target_platform) for p in platforms]
         needed = _load_base_images(
             dockerfile, stages, names, bases, target_index, base_image, edges, images, deps,
-            configs, triggers,
+            configs, triggers, stage_platforms,
         )  # fmt: skip
     _check_order(dockerfile, stages, edges, needed)
 
@@ -380,6 +383,7 @@ def _load_base_images(
     deps: list[list[int]],
     configs: dict[int, ImageConfig],
     triggers: dict[int, list[Command]],
+    platforms: list[str],
 ) -> set[int]:
     """Ask for the config of each needed stage's base image, once, and read its triggers.
 
@@ -397,7 +401,7 @@ def _load_base_images(
             break
         for index in todo:
             asked.add(index)
-            config = base_image(bases[index].name)
+            config = base_image(bases[index].name, platforms[index])
             if config is None:
                 continue
             configs[index] = config

@@ -63,6 +63,17 @@ if TYPE_CHECKING:
 __all__ = ["SolveRequest", "SolveResult", "build", "default_jobs"]
 
 
+def _target_platform(request: SolveRequest) -> str:
+    from builder.image.platform import host_platform, parse_platform
+
+    if request.platform is None:
+        return str(host_platform())
+    try:
+        return str(parse_platform(request.platform))
+    except ValueError as exc:
+        raise BuildError(f"invalid platform {request.platform!r}: {exc}") from None
+
+
 def build(store: Store, request: SolveRequest, *, progress: Reporter = no_progress) -> SolveResult:
     """Build `request` into `store`; raise a PybuildError (BuildError for a failing step)."""
     with store.lease():
@@ -76,7 +87,7 @@ class _Build:
         self.progress = progress
         self.lines = request.dockerfile.decode("utf-8", "replace").split("\n")
         self.stages: dict[int, StageState] = {}
-        self.bases = Bases(store, pull=request.pull)
+        self.bases = Bases(store, pull=request.pull, platform=_target_platform(request))
         self.cache = BuildCache(store.cache_root)
         #: set when one stage fails (the others stop) or by the caller (everything stops)
         self.cancel = BuildStop(request.cancel)

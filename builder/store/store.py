@@ -13,16 +13,18 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from builder.errors import ImageConflictError, ImageError, StoreError
+from builder.image import mediatypes
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.store import blobs, gc, snapshots
 from builder.store.blobs import BlobWriter
 from builder.store.files import store_error
 from builder.store.gc import DiskUsage, PruneReport
-from builder.store.index import load_index, update_index
+from builder.store.index import ImageIndex, load_index, update_index
 from builder.store.locks import GcLock
 from builder.store.lookup import (
     familiar,
@@ -33,10 +35,17 @@ from builder.store.lookup import (
     repository,
 )
 from builder.store.paths import StoreLayout, default_root, temp_name
-from builder.store.records import ImageRecord, ImageUser, IncomingImage, StoredImage
+from builder.store.records import (
+    ImageRecord,
+    ImageUser,
+    IncomingImage,
+    IndexRecord,
+    StoredImage,
+)
 from builder.store.recovery import DIR_MODE, RecoveryReport, recover
 
 if TYPE_CHECKING:
+    from builder.image.platform import Platform
     from builder.store.check import CheckReport
 
 
@@ -211,6 +220,130 @@ class Store:
         """Every image, newest first."""
         return load_index(self._layout).records()
 
+    # --- multi-platform images (indexes) -------------------------------------------------
+
+    def indexes(self) -> list[IndexRecord]:
+        """Every multi-platform image, newest first."""
+        records = load_index(self._layout).indexes.values()
+        return sorted(records, key=lambda r: (-r.added, r.digest))
+
+    def find_index(self, text: str) -> IndexRecord | None:
+        """The multi-platform image `text` names (name, repo digest, index digest); else None."""
+        match = lookup(load_index(self._layout), text)
+        return match.index if match else None
+
+    def platforms_of(self, text: str) -> list[tuple[str, ImageRecord]] | None:
+        """(platform, image) for each platform of what `text` names; None if nothing matches.
+
+        An image that is not an index has the one platform of its config.
+        """
+        index = load_index(self._layout)
+        match = lookup(index, text)
+        if match is None:
+            return None
+        if match.index is None:
+            record = match.image.record
+            return [(str(self.config(record).platform), record)]
+        found = []
+        for platform, manifest in match.index.platforms:
+            image = index.image_with_manifest(manifest)
+            if image is not None:
+                found.append((platform, image.record))
+        return found
+
+    def find_for_platform(self, text: str, platform: Platform) -> ImageRecord | None:
+        """The image `text` names for `platform` (picked from an index); None if nothing matches.
+
+        PlatformMismatchError when `text` names an image, but none for `platform`.
+        """
+        from builder.image.platform import parse_platform, platform_satisfies
+
+        offered = self.platforms_of(text)
+        if offered is None:
+            return None
+        for name, record in offered:
+            try:
+                have = parse_platform(name)
+            except ValueError:  # a config without os/architecture: it runs anywhere
+                return record
+            if platform_satisfies(platform, have):
+                return record
+        raise PlatformMismatchError(text, platform, [name for name, _ in offered])
+
+    def add_platform(self, name: str, manifest_digest: str) -> IndexRecord | None:
+        """Name the stored image `manifest_digest` `name`, keeping the name's other platforms.
+
+        When `name` names nothing, or only an image of this one platform, it
+        moves to this image (None is returned). Otherwise a new index names
+        the other platforms' images and this one (which replaces one of its
+        own platform), and `name` moves to it; that index is returned.
+        """
+        from builder.image.multiplatform import PlatformManifest, assemble_index
+        from builder.image.platform import normalize
+
+        full = normalize_name(name)
+        with self._gc.shared():
+            image = self.find(manifest_digest)
+            if image is None:
+                raise not_found(manifest_digest)
+            platform = normalize(self.config(image).platform)
+            offered = self.platforms_of(full) or []
+            others = [(p, r) for p, r in offered if p != str(platform)]
+            if not others:
+                self.add_image(manifest_digest, names=[full])
+                return None
+            manifests = []
+            for text, record in [*others, (str(platform), image)]:
+                manifests.append(
+                    PlatformManifest(
+                        normalize(self.config(record).platform),
+                        record.manifest_digest,
+                        self.blob_size(record.manifest_digest),
+                        record.media_type,
+                    )
+                )
+            docker = all(m.media_type == mediatypes.DOCKER_MANIFEST for m in manifests)
+            data = assemble_index(manifests, docker=docker).to_bytes()
+            digest = self.put_blob(data)
+            return self.add_index(digest, names=[full])
+
+    def add_index(
+        self, index_digest: str, *, names: Iterable[str] = (), repo_digest: str | None = None
+    ) -> IndexRecord:
+        """Record a multi-platform image whose index and per-platform images are stored.
+
+        Every index entry with a platform must be an image of the store
+        (entries without one, such as attestations, are kept in the blob only).
+        """
+        full_names = tuple(dict.fromkeys(normalize_name(n) for n in names))
+        repo_digests = (normalize_repo_digest(repo_digest),) if repo_digest else ()
+        with self._gc.shared():
+            from builder.image.model import Index
+
+            data = self.read_blob(index_digest)
+            document = Index.from_bytes(data)
+            with update_index(self._layout) as index:
+                platforms = []
+                for entry in document.manifests:
+                    if entry.platform is None or entry.platform.os == "unknown":
+                        continue
+                    if index.image_with_manifest(entry.digest) is None:
+                        raise StoreError(
+                            f"cannot add index {index_digest}: its {entry.platform} image "
+                            f"{entry.digest} is not in the store",
+                            hint="add each platform's image first",
+                        )
+                    platforms.append((str(entry.platform), entry.digest))
+                record = IndexRecord(
+                    digest=index_digest,
+                    media_type=document.media_type,
+                    names=full_names,
+                    repo_digests=repo_digests,
+                    platforms=tuple(platforms),
+                    added=time.time(),
+                )
+                return index.put_index(record)
+
     def find(self, text: str) -> ImageRecord | None:
         """The image named by name[:tag], name@digest, ID or unambiguous ID prefix; else None."""
         match = lookup(load_index(self._layout), text)
@@ -239,6 +372,9 @@ class Store:
             match = lookup(index, source)
             if match is None:
                 raise not_found(source)
+            if match.index is not None:
+                index.put_index(replace(match.index, names=(name,), repo_digests=()))
+                return match.image.record
             return index.add_name(match.image.record.id, name).record
 
     def remove(
@@ -257,6 +393,8 @@ class Store:
             match = lookup(index, text)
             if match is None:
                 raise not_found(text)
+            if match.index is not None:
+                return _remove_index(index, match.index, match.kind, match.key)
             record = match.image.record
             image_id = record.id
             using = [u for u in users if u.image_id == image_id]
@@ -367,6 +505,38 @@ class Store:
 
     def disk_usage(self) -> DiskUsage:
         return gc.disk_usage(self._layout)
+
+
+def _remove_index(index: ImageIndex, record: IndexRecord, kind: str, key: str) -> list[str]:
+    """rmi of a multi-platform image: untag it; drop the index when nothing names it.
+
+    Its per-platform images stay until prune removes them as dangling.
+    """
+    lines: list[str] = []
+    if kind in ("name", "repo_digest"):
+        record = index.drop_index_name(record.digest, key)
+        lines.append(f"Untagged: {familiar(key)}")
+        if record.names or record.repo_digests:
+            return lines
+    lines.extend(f"Untagged: {familiar(n)}" for n in record.names + record.repo_digests)
+    index.delete_index(record.digest)
+    lines.append(f"Deleted: {record.digest}")
+    return lines
+
+
+class PlatformMismatchError(ImageError):
+    """An image exists under the name, but not for the platform asked for."""
+
+    def __init__(self, name: str, wanted: Platform, offered: Sequence[str]) -> None:
+        shown = ", ".join(offered) if offered else "no known platform"
+        super().__init__(
+            f'image "{name}" has no {wanted} variant: it offers {shown}',
+            hint=f"build or import a {wanted} image under that name "
+            f"(pybuild import --platform {wanted} ROOTFS.tar {name}), or pick one of "
+            "its platforms with --platform",
+        )
+        self.wanted = wanted
+        self.offered = list(offered)
 
 
 def _single_reference(record: ImageRecord) -> bool:

@@ -52,13 +52,13 @@ class Images:
         self.configs = configs or {}
         self.asked: list[str] = []
 
-    def __call__(self, name: str) -> ImageConfig | None:
+    def __call__(self, name: str, platform: str = "") -> ImageConfig | None:
         self.asked.append(name)
         return self.configs.get(name)
 
 
 def make_plan(
-    text: str, images: Callable[[str], ImageConfig | None] | None = None, **options: Any
+    text: str, images: Callable[[str, str], ImageConfig | None] | None = None, **options: Any
 ) -> BuildPlan:
     return plan(parse(text, path="Dockerfile"), base_image=images, **{**FIXED, **options})
 
