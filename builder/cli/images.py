@@ -173,7 +173,9 @@ def images_command(
         indexes = [i for i in store.indexes() if i.names]
         in_index = {m for i in indexes for m in i.manifests}
         # a named multi-platform image is one row; its platforms' images only with -a
-        own = [r for r in store.images() if show_all or r.names or r.manifest_digest not in in_index]
+        own = [
+            r for r in store.images() if show_all or r.names or r.manifest_digest not in in_index
+        ]
         records = select_images(store, own, filters, show_all=show_all)
         patterns = filters.get("reference")
         listed_indexes = [] if filters.get("dangling") or filters.get("label") else indexes

@@ -211,9 +211,7 @@ def import_command(
             raise UsageError(f"cannot import {source!r}: no such file")
         edit = partial(apply_changes, changes=changes) if changes else None
         wanted = _platform(platform)
-        record = import_rootfs(
-            store, src, name, message=message, edit_config=edit, platform=wanted
-        )
+        record = import_rootfs(store, src, name, message=message, edit_config=edit, platform=wanted)
         sys.stdout.write(record.id + "\n")
         offered = store.platforms_of(name) if name and wanted is not None else None
         if offered is not None and len(offered) > 1:

@@ -31,19 +31,38 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from builder.export.atomic_file import write_atomically
 
 if TYPE_CHECKING:
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
 
 __all__ = ["build_metadata", "write_metadata_file"]
 
 
 def build_metadata(
     store: Store,
-    record: ImageRecord,
+    record: ImageRecord | IndexRecord,
     *,
     names: Sequence[str] | None = None,
     pushed_digest: str | None = None,
 ) -> dict[str, Any]:
-    """The metadata document for `record` (names default to the record's names)."""
+    """The metadata document for `record` (names default to the record's names).
+
+    For a multi-platform image (an index record) the descriptor is the index's,
+    with no config digest, as BuildKit writes it.
+    """
+    from builder.store import IndexRecord
+
+    if isinstance(record, IndexRecord):
+        document: dict[str, Any] = {
+            "containerimage.descriptor": {
+                "digest": record.digest,
+                "mediaType": record.media_type,
+                "size": store.blob_size(record.digest),
+            },
+            "containerimage.digest": record.digest,
+        }
+        chosen_names = record.names if names is None else tuple(names)
+        if chosen_names:
+            document["image.name"] = ",".join(chosen_names)
+        return document
     digest = pushed_digest or record.manifest_digest
     annotations = {"config.digest": record.config_digest}
     if record.created:
@@ -66,7 +85,7 @@ def build_metadata(
 
 def write_metadata_file(
     path: Path | str,
-    record: ImageRecord,
+    record: ImageRecord | IndexRecord,
     *,
     store: Store,
     pushed_digest: str | None = None,

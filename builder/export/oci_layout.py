@@ -54,37 +54,42 @@ Warn = Callable[[str], None]
 
 
 def image_blobs(store: Store, selection: ImageSelection) -> list[tuple[str, int]]:
-    """(digest, size) of an image's manifest, config and layers."""
-    record = selection.record
-    manifest = store.manifest(record)
-    blobs = [(record.manifest_digest, store.blob_size(record.manifest_digest))]
-    blobs.append((manifest.config.digest, manifest.config.size))
-    blobs.extend((layer.digest, layer.size) for layer in manifest.layers)
-    return blobs
+    """(digest, size) of an image's manifest, config and layers; an index's and all its images'."""
+    records = [selection.record]
+    blobs: list[tuple[str, int]] = []
+    if selection.index is not None:
+        blobs.append((selection.index.digest, store.blob_size(selection.index.digest)))
+        records = [r for _, r in store.platforms_of(selection.index.digest) or []]
+    for record in records:
+        manifest = store.manifest(record)
+        blobs.append((record.manifest_digest, store.blob_size(record.manifest_digest)))
+        blobs.append((manifest.config.digest, manifest.config.size))
+        blobs.extend((layer.digest, layer.size) for layer in manifest.layers)
+    return list(dict.fromkeys(blobs))
 
 
 def index_entries(store: Store, selection: ImageSelection) -> list[Descriptor]:
-    """index.json entries for one image: one per name, or one unnamed entry."""
+    """index.json entries for one image: one per name, or one unnamed entry.
+
+    A multi-platform image's entries point at its image index (no platform).
+    """
     record = selection.record
-    size = store.blob_size(record.manifest_digest)
-    platform = store.config(record).platform
-    entry_platform = platform if platform.os and platform.architecture else None
+    if selection.index is not None:
+        media_type, digest = selection.index.media_type, selection.index.digest
+        entry_platform = None
+    else:
+        media_type, digest = record.media_type, record.manifest_digest
+        platform = store.config(record).platform
+        entry_platform = platform if platform.os and platform.architecture else None
+    size = store.blob_size(digest)
     if not selection.names:
-        return [
-            Descriptor(record.media_type, record.manifest_digest, size, platform=entry_platform)
-        ]
+        return [Descriptor(media_type, digest, size, platform=entry_platform)]
     entries = []
     for name in selection.names:
         ref = parse_tag(name)
         annotations = {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag or "latest"}
         entries.append(
-            Descriptor(
-                record.media_type,
-                record.manifest_digest,
-                size,
-                annotations=annotations,
-                platform=entry_platform,
-            )
+            Descriptor(media_type, digest, size, annotations=annotations, platform=entry_platform)
         )
     return entries
 

@@ -85,6 +85,8 @@ def plan(
     build_platform: str | None = None,
     base_image: BaseImageLookup | None = None,
     contexts: Mapping[str, str | None] | None = None,
+    step_prefix: str = "",
+    first_vertex: int = 1,
 ) -> BuildPlan:
     """Plan a build: stages, their dependencies and steps, `--target` pruning, waves.
 
@@ -101,6 +103,9 @@ def plan(
     triggers first. `contexts` maps named build contexts (their short names,
     `builder.plan.named_contexts.context_name`) to an image reference, or to None
     for a directory; the executor reads a `--from` of such a name itself.
+    `step_prefix` starts every progress name (a multi-platform build gives
+    "linux/arm64 ": "[linux/arm64 2/4] RUN ..."), and vertices are numbered
+    from `first_vertex`, so the graphs of several platforms share one display.
     Raises ParseError for invalid instructions and PlanError for everything
     that parses but cannot be built.
     """
@@ -152,7 +157,7 @@ def plan(
         lexer=lexer,
         build_args=args,
         globals_=globals_,
-        vertices=itertools.count(1),
+        vertices=itertools.count(first_vertex),
     )
     scopes: dict[int, Scope] = {}
     planned: list[PlannedStage] = []
@@ -167,7 +172,7 @@ def plan(
                 scope = _starting_scope(
                     stage.index, base, configs, base_image, platforms, target_platform
                 )
-            prefix = "" if single else f"{_display_name(stage)} "
+            prefix = step_prefix + ("" if single else f"{_display_name(stage)} ")
             steps = stage_steps(
                 stage, base, platforms[stage.index], scope, ctx, prefix,
                 triggers.get(stage.index, ()),

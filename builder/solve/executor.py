@@ -111,7 +111,10 @@ class _Build:
             environ=request.environ,
             base_image=self.bases.config,
             contexts={name: c.image for name, c in request.contexts.items()},
+            step_prefix=f"{self.bases.platform} " if request.platform_label else "",
+            first_vertex=request.first_vertex,
         )
+        self._check_emulation()
         try:
             ignore = load_ignore_patterns(request.context_dir, request.dockerfile_path)
         except DockerignoreError as err:
@@ -146,6 +149,19 @@ class _Build:
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
         return SolveResult(record, final.config.image, self.plan, used)
+
+    def _check_emulation(self) -> None:
+        """Before any step: each foreign platform a RUN runs under has an emulator."""
+        from builder.image.platform import needs_emulation, parse_platform
+
+        for stage in self.plan.stages:
+            if not stage.needed or not any(step.kind == "run" for step in stage.steps):
+                continue
+            platform = parse_platform(stage.platform or self.plan.platform)
+            if needs_emulation(platform):
+                from builder.runtime.emulation import find_emulator
+
+                find_emulator(str(platform))
 
     def _vertex_count(self) -> int:
         return sum(
@@ -268,6 +284,10 @@ class _Build:
         )  # fmt: skip
         with ExitStack() as stack:  # read-only mounts the step needs (`--from`), undone after it
             inputs = self.keyer.inputs(state.key, step, state.config.shell)
+            if inputs is not None and step.kind == "run":
+                emulated = self._emulated(stage)
+                if emulated is not None:  # the same base under another CPU: another result
+                    inputs.extra["platform"] = emulated
             key = inputs.key() if inputs is not None else None
             use_cache = key is not None and not self._no_cache(stage)
             hit = self._lookup(key) if use_cache and key is not None else None
@@ -295,6 +315,13 @@ class _Build:
                 state.key = StepInputs(state.key, step.instruction,
                                        extra={"result": result.diff_id or ""}).key()  # fmt: skip
         return False
+
+    def _emulated(self, stage: PlannedStage) -> str | None:
+        """The stage's platform when its RUN steps are emulated (None when native)."""
+        from builder.image.platform import needs_emulation, parse_platform
+
+        platform = parse_platform(stage.platform or self.plan.platform)
+        return str(platform) if needs_emulation(platform) else None
 
     def _dispatch(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
         # The step modules are imported on first use: a fully cached rebuild never

@@ -58,6 +58,10 @@ class SolveRequest:
     contexts: dict[str, NamedContext] = field(default_factory=dict)
     #: set from outside (Ctrl-C, a caller giving up) to stop the build: running steps are killed
     cancel: threading.Event | None = None
+    #: one platform of a multi-platform build: steps say it (`[linux/arm64 2/4]`), vertices
+    #: are numbered from `first_vertex`, and the image gets no name (its index does)
+    platform_label: bool = False
+    first_vertex: int = 1
 
 
 @dataclass

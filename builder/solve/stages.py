@@ -98,7 +98,9 @@ class Bases:
         from builder.registry.pull import pull  # only builds that pull pay for the client
 
         try:  # the host's platform is pulled as a plain `pull` does it
-            return pull(self.store, name, platform=None if platform == host_platform() else platform)
+            return pull(
+                self.store, name, platform=None if platform == host_platform() else platform
+            )
         except PybuildError as err:
             raise BuildError(
                 f'base image "{name}" is not in the local store, and pulling it failed: '

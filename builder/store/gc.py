@@ -109,7 +109,9 @@ def _index_extras(layout: StoreLayout, digest: str, images: set[str]) -> set[str
             continue
         found.add(entry.digest)
         try:
-            manifest = Manifest.from_bytes(read_blob(layout, entry.digest), entry.media_type or None)
+            manifest = Manifest.from_bytes(
+                read_blob(layout, entry.digest), entry.media_type or None
+            )
         except PybuildError:
             continue
         found.update(d.digest for d in (manifest.config, *manifest.layers))

@@ -152,7 +152,9 @@ class ImageIndex:
         """Move `name` to `image_id` (an image ID or an index digest) off every other holder."""
         for digest, multi in list(self.indexes.items()):
             if digest != image_id and name in multi.names:
-                self.indexes[digest] = replace(multi, names=tuple(n for n in multi.names if n != name))
+                self.indexes[digest] = replace(
+                    multi, names=tuple(n for n in multi.names if n != name)
+                )
         for other in list(self.images.values()):
             if other.record.id != image_id and name in other.record.names:
                 self._set_record(other, names=tuple(n for n in other.record.names if n != name))

@@ -159,7 +159,11 @@ class IndexRecord:
         """Parse one index entry of the store's index.json; ImageError naming what is wrong."""
         if not isinstance(obj, dict):
             raise ImageError("index entry is not an object")
-        names, repo_digests, platforms = obj.get("names"), obj.get("repoDigests"), obj.get("platforms")
+        names, repo_digests, platforms = (
+            obj.get("names"),
+            obj.get("repoDigests"),
+            obj.get("platforms"),
+        )
         digest, media_type, added = obj.get("index"), obj.get("mediaType"), obj.get("added")
         if not isinstance(digest, str) or not isinstance(media_type, str):
             raise ImageError("index entry: 'index' and 'mediaType' must be strings")

@@ -12,8 +12,8 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from builder.errors import ImageConflictError, ImageError, StoreError
@@ -293,7 +293,7 @@ class Store:
                 self.add_image(manifest_digest, names=[full])
                 return None
             manifests = []
-            for text, record in [*others, (str(platform), image)]:
+            for _, record in [*others, (str(platform), image)]:
                 manifests.append(
                     PlatformManifest(
                         normalize(self.config(record).platform),
