@@ -293,8 +293,11 @@ def _solve_platforms(
     import dataclasses
 
     from builder.solve.executor import build as solve
+    from builder.solve.executor import check_emulation
     from builder.solve.progress import no_progress
 
+    for platform in checked.platforms:  # a missing emulator fails before any step runs
+        check_emulation(dataclasses.replace(checked.solve, platform=platform))
     results: dict[str, SolveResult] = {}
     first_vertex = 1
     for platform in checked.platforms:

@@ -13,6 +13,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 corpus=${PYBUILD_TEST_CORPUS:-/var/cache/pybuild-tests/corpus}
 
+# arm64 packages are fetched (never installed) for the arm64 busybox base image
+# (fixtures/base-images/busybox-arm64.sh): dpkg must know the architecture
+# before apt-get update reads its package lists.
+dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
 apt-get update -qq
 
 # The real components the tests use:
@@ -29,7 +33,9 @@ apt-get update -qq
 #   openssl          certificates and signed tokens for the registry auth tests
 #   docker.io        dockerd and /usr/bin/docker: `build --load` into a private engine
 #   python3-venv     only when python3 lacks ensurepip (Debian's own python3)
-packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io"
+#   qemu-user-static, binfmt-support
+#                    RUN steps of foreign architectures (multi-platform builds), below
+packages="shellcheck runc crun docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io qemu-user-static binfmt-support"
 python3 -c 'import ensurepip' 2>/dev/null || packages="$packages python3-venv"
 missing=""
 for pkg in $packages; do
@@ -44,6 +50,23 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
   systemctl stop docker-registry || true
 fi
+
+# QEMU user emulation for foreign-architecture RUN steps: binfmt_misc must be
+# mounted and the qemu-* handlers registered. Debian registers them from the
+# packages' postinst through binfmt-support, which does nothing when
+# binfmt_misc is not mounted yet (no systemd here to mount it): mount it, then
+# (re)enable the handlers the tests use. Debian registers them with the F
+# (fix-binary) flag, so they work inside containers.
+binfmt=/proc/sys/fs/binfmt_misc
+if [ ! -e "$binfmt/status" ]; then
+  mount -t binfmt_misc binfmt_misc "$binfmt"
+fi
+for handler in qemu-aarch64 qemu-arm; do
+  [ -e "$binfmt/$handler" ] || update-binfmts --enable "$handler"
+done
+for handler in qemu-aarch64 qemu-arm; do  # registered but switched off: switch it on
+  grep -qx enabled "$binfmt/$handler" || echo 1 >"$binfmt/$handler"
+done
 
 # Real-world Dockerfiles for the differential parser test: the test data
 # that Debian ships with Docker's and openshift/imagebuilder's Go sources.

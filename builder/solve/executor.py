@@ -60,7 +60,7 @@ from builder.solve.workspace import Workspace
 if TYPE_CHECKING:
     from builder.store import ImageRecord, Store
 
-__all__ = ["SolveRequest", "SolveResult", "build", "default_jobs"]
+__all__ = ["SolveRequest", "SolveResult", "build", "check_emulation", "default_jobs"]
 
 
 def _target_platform(request: SolveRequest) -> str:
@@ -72,6 +72,35 @@ def _target_platform(request: SolveRequest) -> str:
         return str(parse_platform(request.platform))
     except ValueError as exc:
         raise BuildError(f"invalid platform {request.platform!r}: {exc}") from None
+
+
+def check_emulation(request: SolveRequest) -> None:
+    """BuildError unless every foreign platform a RUN of the build runs under can be emulated.
+
+    For a multi-platform build, before any platform's first step: the plan is
+    made without base images (their ONBUILD triggers are not seen here; the
+    check of each build covers them).
+    """
+    dockerfile = parse(request.dockerfile, request.dockerfile_name)
+    planned = plan(
+        dockerfile, target=request.target, build_args=request.build_args,
+        platform=request.platform, environ=request.environ,
+        contexts={name: c.image for name, c in request.contexts.items()},
+    )  # fmt: skip
+    _check_plan_emulation(planned)
+
+
+def _check_plan_emulation(planned: BuildPlan) -> None:
+    from builder.image.platform import needs_emulation, parse_platform
+
+    for stage in planned.stages:
+        if not stage.needed or not any(step.kind == "run" for step in stage.steps):
+            continue
+        platform = parse_platform(stage.platform or planned.platform)
+        if needs_emulation(platform):
+            from builder.runtime.emulation import find_emulator
+
+            find_emulator(str(platform))
 
 
 def build(store: Store, request: SolveRequest, *, progress: Reporter = no_progress) -> SolveResult:
@@ -152,16 +181,7 @@ class _Build:
 
     def _check_emulation(self) -> None:
         """Before any step: each foreign platform a RUN runs under has an emulator."""
-        from builder.image.platform import needs_emulation, parse_platform
-
-        for stage in self.plan.stages:
-            if not stage.needed or not any(step.kind == "run" for step in stage.steps):
-                continue
-            platform = parse_platform(stage.platform or self.plan.platform)
-            if needs_emulation(platform):
-                from builder.runtime.emulation import find_emulator
-
-                find_emulator(str(platform))
+        _check_plan_emulation(self.plan)
 
     def _vertex_count(self) -> int:
         return sum(
