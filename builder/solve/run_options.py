@@ -119,7 +119,9 @@ def sandbox_options(
         ulimit = parse_ulimit(value)
         limits[ulimit.name] = ulimit  # the last one wins, as in docker
     size = parse_size(shm_size) if shm_size else 0
-    if cgroup_parent is not None and ("\0" in cgroup_parent or ".." in cgroup_parent.split("/")):
+    if cgroup_parent is not None and (
+        "\0" in cgroup_parent or ".." in cgroup_parent.split("/")
+    ):
         raise UsageError(
             f"--cgroup-parent {cgroup_parent!r}: not a cgroup path",
             hint="give a path such as /ci/builds",

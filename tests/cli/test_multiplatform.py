@@ -152,8 +152,8 @@ def test_shared_layer_is_uploaded_once(
 ) -> None:
     """The `tools` layer is the same for both platforms: one blob, pushed once."""
     from builder.registry.client import RegistryClient
-    from builder.registry.push import push
     from builder.registry.progress import ProgressEvent
+    from builder.registry.push import push
     from builder.store import Store
 
     root = two_platforms
