@@ -251,11 +251,15 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     for cache in checked.cache_to:
         from builder.solve.cache.remote import export_cache
 
-        for one in solves.values():
-            exported += export_cache(
-                store, cache, one.used, image_record=one.record,
-                insecure_registries=request.insecure_registries,
-            )  # fmt: skip
+        if cache.type == "inline":  # in each platform's image config
+            for one in solves.values():
+                exported += export_cache(store, cache, one.used, image_record=one.record)
+            continue
+        # one export of every platform's steps (a step shared by platforms is one record)
+        exported += export_cache(
+            store, cache, [u for one in solves.values() for u in one.used],
+            image_record=solved.record, insecure_registries=request.insecure_registries,
+        )  # fmt: skip
     record = store.find(solved.record.manifest_digest) or solved.record
     platforms = {
         p or _platform_of(s.config): store.find(s.record.manifest_digest) or s.record

@@ -244,3 +244,24 @@ def test_docker_archive_of_several_platforms_is_refused(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode != 0
     assert "does not support exporting manifest lists" in proc.stderr
+
+
+def test_cache_export_carries_every_platform(tmp_path: Path, two_platforms: Path) -> None:
+    root = two_platforms
+    context = _context(tmp_path)
+    cache = tmp_path / "cache"
+    ok(
+        root, "build", "--platform", "linux/amd64,linux/arm64", "--cache-to",
+        f"type=local,dest={cache},mode=max", "-t", "app:cached", str(context),
+    )  # fmt: skip
+    ok(root, "builder", "prune", "-f")  # the local build cache is gone; the base images stay
+    proc = run(
+        root, "build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64",
+        "--cache-from", f"type=local,src={cache}", "-t", "app:cached", str(context),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    names = dict(re.findall(r"^#(\d+) \[(.*)$", proc.stderr, re.MULTILINE))
+    states = dict(re.findall(r"^#(\d+) (DONE|CACHED)", proc.stderr, re.MULTILINE))
+    work = [v for v, name in names.items() if "] RUN " in name or "] COPY " in name]
+    assert len(work) == 10  # 3 RUN and 2 COPY per platform
+    assert {states[v] for v in work} == {"CACHED"}
