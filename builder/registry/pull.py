@@ -173,8 +173,7 @@ class _Puller:
             image = IncomingImage(manifest_digest, tuple(names), f"{ref.name}@{top_digest}")
             return self.store.add_unpacked_images([image])[0]
         # `--platform`: the tag keeps naming the platforms already pulled under it
-        repo_digest = f"{ref.name}@{top_digest}" if index_data is None else None
-        image = IncomingImage(manifest_digest, (), repo_digest)
+        image = IncomingImage(manifest_digest, (), f"{ref.name}@{top_digest}")
         record = self.store.add_unpacked_images([image])[0]
         for name in names:
             self.store.add_platform(name, manifest_digest)

@@ -84,6 +84,13 @@ class Bases:
         try:
             record = None if self.pull else self.store.find_for_platform(name, platform)
         except PlatformMismatchError as err:
+            if self._pulled(name):  # the registry may have the platform the store lacks
+                from builder.registry.pull import pull
+
+                try:
+                    return pull(self.store, name, platform=platform)
+                except PybuildError:
+                    pass
             raise BuildError(
                 f'base image "{name}" has no {platform} image: it offers '
                 f"{', '.join(err.offered) or 'no known platform'}",
@@ -108,6 +115,17 @@ class Bases:
                 hint="import it (`pybuild import ROOTFS.tar NAME`), load it "
                 "(`pybuild load -i FILE`), or pull it from a registry you can reach",
             ) from None
+
+    def _pulled(self, name: str) -> bool:
+        """Whether the store's image(s) of `name` came from its registry (a repo digest there)."""
+        from builder.store.lookup import repository
+
+        digests = [
+            d for _, record in self.store.platforms_of(name) or [] for d in record.repo_digests
+        ]
+        index = self.store.find_index(name)
+        digests += list(index.repo_digests) if index is not None else []
+        return any(repository(d) == repository(name) for d in digests)
 
     @staticmethod
     def scratch(stage: PlannedStage, plan: BuildPlan) -> StageState:

@@ -146,6 +146,21 @@ def test_two_platforms_pushed_as_one_index(
     assert [m["Platform"] for m in inspected["Manifests"]] == ["linux/amd64", "linux/arm64"]
     assert inspected["Architecture"] == "amd64"  # the host's platform
 
+    # a fresh store: one platform pulled, the other pulled by FROM when needed
+    fresh = tmp_path / "fresh"
+    ok(fresh, "pull", "-q", "--platform", "linux/arm64", name)
+    assert ok(fresh, "inspect", "--format", "{{.Architecture}}", name) == "arm64\n"
+    context = tmp_path / "from-registry"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {name}\nRUN cat /arch > /seen\n")
+    ok(
+        fresh, "build", "--platform", "linux/arm64,linux/amd64", "-o",
+        f"type=local,dest={tmp_path / 'seen'}", str(context),
+    )  # fmt: skip
+    assert (tmp_path / "seen" / "linux_arm64" / "seen").read_text() == "aarch64\n"
+    assert (tmp_path / "seen" / "linux_amd64" / "seen").read_text() == "x86_64\n"
+    assert "linux/arm64,linux/amd64" in ok(fresh, "images", name)
+
 
 def test_shared_layer_is_uploaded_once(
     tmp_path: Path, two_platforms: Path, registry: RegistryServer
@@ -265,3 +280,25 @@ def test_cache_export_carries_every_platform(tmp_path: Path, two_platforms: Path
     work = [v for v, name in names.items() if "] RUN " in name or "] COPY " in name]
     assert len(work) == 10  # 3 RUN and 2 COPY per platform
     assert {states[v] for v in work} == {"CACHED"}
+
+
+def test_the_api_returns_every_platform(tmp_path: Path, two_platforms: Path) -> None:
+    import builder
+    from builder import BuildRequest
+    from builder.store import Store
+
+    store = Store.open(two_platforms)
+    context = _context(tmp_path, "FROM busybox:latest\nRUN uname -m > /arch\n")
+    result = builder.build(
+        BuildRequest(context, tags=["api:multi"], platforms=["linux/arm64", "linux/amd64"]),
+        store=store,
+    )
+    assert result.index is not None
+    assert result.image_id == result.manifest_digest == result.index.digest
+    assert list(result.platforms) == ["linux/arm64", "linux/amd64"]
+    assert store.config(result.platforms["linux/arm64"]).architecture == "arm64"
+    assert result.config.architecture == "amd64"  # the host's platform's
+    assert result.tags == ["docker.io/library/api:multi"]
+    assert result.metadata["containerimage.digest"] == result.index.digest
+    found = store.find_index("api:multi")
+    assert found is not None and found.digest == result.index.digest
