@@ -238,10 +238,18 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
     from builder.export.outputs import build_metadata, export_outputs
 
     index = None
+    docker = any(not spec.oci_mediatypes for spec in checked.outputs)
+    if docker:  # `oci-mediatypes=false`: Docker schema 2 manifests (and manifest list)
+        import dataclasses
+
+        from builder.export.multiplatform import docker_media_types
+
+        for key, one in solves.items():
+            solves[key] = dataclasses.replace(one, record=docker_media_types(store, one.record))
     if len(solves) > 1:
         from builder.export.multiplatform import store_index
 
-        index = store_index(store, {p: s.record for p, s in solves.items()})
+        index = store_index(store, {p: s.record for p, s in solves.items()}, docker=docker)
     solved = _main_solve(solves)
     exported = export_outputs(
         store, index or solved.record, checked.outputs, tags=request.tags,

@@ -32,8 +32,40 @@ def check_outputs(outputs: Sequence[OutputSpec]) -> None:
             )
 
 
-def store_index(store: Store, images: Mapping[str, ImageRecord]) -> IndexRecord:
-    """Store the index naming `images` (platform -> image, in `--platform` order); no name yet."""
+def docker_media_types(store: Store, record: ImageRecord) -> ImageRecord:
+    """The image with a Docker schema 2 manifest (`oci-mediatypes=false`), stored and recorded.
+
+    The config and layers are the same bytes (only their descriptors' media
+    types change), so the image ID stays; its record now names the Docker
+    manifest. Manifest annotations have no place in schema 2 and are dropped.
+    """
+    from dataclasses import replace
+
+    from builder.image import mediatypes
+    from builder.image.model import Manifest
+
+    manifest = store.manifest(record)
+    if manifest.media_type == mediatypes.DOCKER_MANIFEST:
+        return record
+    docker = Manifest(
+        config=replace(manifest.config, media_type=mediatypes.DOCKER_CONFIG),
+        layers=tuple(
+            replace(layer, media_type=mediatypes.to_docker(layer.media_type))
+            for layer in manifest.layers
+        ),
+        media_type=mediatypes.DOCKER_MANIFEST,
+    )
+    digest = store.put_blob(docker.to_bytes())
+    return store.add_image(digest)
+
+
+def store_index(
+    store: Store, images: Mapping[str, ImageRecord], *, docker: bool = False
+) -> IndexRecord:
+    """Store the index naming `images` (platform -> image, in `--platform` order); no name yet.
+
+    `docker`: a Docker manifest list (the images' manifests should be Docker's too).
+    """
     manifests = [
         PlatformManifest(
             platform=parse_platform(platform),
@@ -43,7 +75,7 @@ def store_index(store: Store, images: Mapping[str, ImageRecord]) -> IndexRecord:
         )
         for platform, record in images.items()
     ]
-    index = assemble_index(manifests)
+    index = assemble_index(manifests, docker=docker)
     digest = store.put_blob(index.to_bytes())
     return store.add_index(digest)
 

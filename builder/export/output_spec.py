@@ -5,19 +5,20 @@ is quoted whole: `type=image,"name=a:1,b:1"`). Two shorthands, as buildx:
 `-o DIR` is `type=local,dest=DIR` and `-o -` is `type=tar,dest=-`.
 
 - `image`: the image in the local store, under its names; options `name=`
-  (a comma list), `push=`, `registry.insecure=`;
+  (a comma list), `push=`, `registry.insecure=`, `oci-mediatypes=` (false:
+  Docker schema 2 manifests and manifest list, as buildx writes them);
 - `registry`: `image` with `push=true`;
 - `docker`: a docker-archive for `docker load` (`dest=FILE`, or `-` for
   stdout); without `dest`, loaded into a Docker engine (and named in the
   local store), as buildx does: that is `--load`; `name=`, `tar=`;
 - `oci`: an OCI archive (`dest=FILE`, default `-`), or with `tar=false` an
-  OCI layout directory; `name=`, `tar=`;
+  OCI layout directory; `name=`, `tar=`, `oci-mediatypes=`;
 - `tar`: the image's root filesystem as one tar (`dest=FILE`, default `-`);
 - `local`: the image's root filesystem written into the directory `dest`;
 - `cacheonly`: nothing is exported.
 
 Options of buildx that pybuild does not implement (compression, annotations,
-oci-mediatypes, ...) are accepted and ignored, each with a warning
+...) are accepted and ignored, each with a warning
 (`OutputSpec.warnings`); an unknown type, a malformed field, a bad boolean or
 a missing `dest` is a UsageError. Names from `-t` replace `name=` of image,
 docker and oci outputs (buildx does the same).
@@ -54,9 +55,9 @@ _TRUE: Final = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE: Final = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 #: Options each type implements; anything else is accepted, ignored and warned about.
 _KNOWN: Final = {
-    "image": frozenset({"name", "push", "registry.insecure", "push-by-digest"}),
+    "image": frozenset({"name", "push", "registry.insecure", "push-by-digest", "oci-mediatypes"}),
     "docker": frozenset({"name", "dest", "tar"}),
-    "oci": frozenset({"name", "dest", "tar"}),
+    "oci": frozenset({"name", "dest", "tar", "oci-mediatypes"}),
     "tar": frozenset({"dest"}),
     "local": frozenset({"dest"}),
     "cacheonly": frozenset(),
@@ -74,6 +75,8 @@ class OutputSpec:
     tar: bool = True  #: docker/oci: a tar file; False: a directory
     insecure: bool = False  #: `registry.insecure=true`: plain HTTP / unverified TLS for the push
     ignored: tuple[str, ...] = ()  #: options given but not implemented
+    #: `oci-mediatypes=false`: the image (and its index) in Docker schema 2 media types
+    oci_mediatypes: bool = True
     text: str = ""  #: the value as given, for messages
 
     @property
@@ -165,6 +168,8 @@ def _spec(kind: str, attrs: dict[str, str], text: str) -> OutputSpec:
     spec = OutputSpec(kind, text=text, ignored=ignored)
     if "name" in attrs:
         spec = replace(spec, names=_names(attrs["name"], text))
+    if "oci-mediatypes" in attrs and kind in ("image", "oci"):
+        spec = replace(spec, oci_mediatypes=_bool(attrs["oci-mediatypes"], "oci-mediatypes", text))
     if kind == "image":
         if "push" in attrs:
             wanted = _bool(attrs["push"], "push", text)

@@ -302,3 +302,29 @@ def test_the_api_returns_every_platform(tmp_path: Path, two_platforms: Path) -> 
     assert result.metadata["containerimage.digest"] == result.index.digest
     found = store.find_index("api:multi")
     assert found is not None and found.digest == result.index.digest
+
+
+def test_docker_media_types_give_a_manifest_list(
+    tmp_path: Path, two_platforms: Path, registry: RegistryServer
+) -> None:
+    skopeo = require_tool("skopeo")
+    name = f"{registry.host}/docker-types:1"
+    context = _context(tmp_path, "FROM busybox:latest\nRUN uname -m > /arch\n")
+    ok(
+        two_platforms, "build", "--platform", "linux/amd64,linux/arm64", "-o",
+        f"type=registry,name={name},oci-mediatypes=false", str(context),
+    )  # fmt: skip
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{name}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    listing = json.loads(raw)
+    assert listing["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+    assert {m["mediaType"] for m in listing["manifests"]} == {
+        "application/vnd.docker.distribution.manifest.v2+json"
+    }
+    arm = subprocess.run(
+        [skopeo, "inspect", "--tls-verify=false", "--override-arch", "arm64", f"docker://{name}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(arm)["Architecture"] == "arm64"
