@@ -156,7 +156,8 @@ class _Build:
             request.context_dir, ignore, statcache, network=request.network,
             from_key=self._from_key, run_inputs=request.sandbox.cache_inputs(),
         )  # fmt: skip
-        self.progress(BuildStarted(self._vertex_count()))
+        # a later platform of a multi-platform build: the total so far, its steps included
+        self.progress(BuildStarted(request.first_vertex - 1 + self._vertex_count()))
         jobs = request.jobs or default_jobs()
         try:
             for wave in self.plan.waves:
