@@ -276,36 +276,56 @@ class Store:
         When `name` names nothing, or only an image of this one platform, it
         moves to this image (None is returned). Otherwise a new index names
         the other platforms' images and this one (which replaces one of its
-        own platform), and `name` moves to it; that index is returned.
+        own platform), and `name` moves to it; that index is returned. All in
+        one index update, so concurrent imports of two platforms keep both.
         """
         from builder.image.multiplatform import PlatformManifest, assemble_index
         from builder.image.platform import normalize
 
         full = normalize_name(name)
         with self._gc.shared():
-            image = self.find(manifest_digest)
-            if image is None:
-                raise not_found(manifest_digest)
-            platform = normalize(self.config(image).platform)
-            offered = self.platforms_of(full) or []
-            others = [(p, r) for p, r in offered if p != str(platform)]
-            if not others:
-                self.add_image(manifest_digest, names=[full])
-                return None
-            manifests = []
-            for _, record in [*others, (str(platform), image)]:
-                manifests.append(
+            added = self._stored_image(manifest_digest, (), ())
+            platform = normalize(self.config(added.record).platform)
+            with update_index(self._layout) as index:
+                match = lookup(index, full)
+                held: list[StoredImage] = []
+                if match is not None and match.index is not None:
+                    found = (index.image_with_manifest(m) for m in match.index.manifests)
+                    held = [image for image in found if image is not None]
+                elif match is not None:
+                    held = [match.image]
+                others = [
+                    image
+                    for image in held
+                    if normalize(self.config(image.record).platform) != platform
+                    and image.record.id != added.record.id
+                ]
+                if not others:
+                    index.put(replace(added, record=replace(added.record, names=(full,))))
+                    return None
+                if added.record.id not in index.images:
+                    index.put(added)
+                manifests = [
                     PlatformManifest(
-                        normalize(self.config(record).platform),
-                        record.manifest_digest,
-                        self.blob_size(record.manifest_digest),
-                        record.media_type,
+                        normalize(self.config(image.record).platform),
+                        image.record.manifest_digest,
+                        self.blob_size(image.record.manifest_digest),
+                        image.record.media_type,
                     )
+                    for image in [*others, added]
+                ]
+                docker = all(m.media_type == mediatypes.DOCKER_MANIFEST for m in manifests)
+                document = assemble_index(manifests, docker=docker)
+                digest = blobs.put_blob(self._layout, document.to_bytes())
+                record = IndexRecord(
+                    digest=digest,
+                    media_type=document.media_type,
+                    names=(full,),
+                    repo_digests=(),
+                    platforms=tuple((str(m.platform), m.digest) for m in manifests),
+                    added=time.time(),
                 )
-            docker = all(m.media_type == mediatypes.DOCKER_MANIFEST for m in manifests)
-            data = assemble_index(manifests, docker=docker).to_bytes()
-            digest = self.put_blob(data)
-            return self.add_index(digest, names=[full])
+                return index.put_index(record)
 
     def add_index(
         self, index_digest: str, *, names: Iterable[str] = (), repo_digest: str | None = None

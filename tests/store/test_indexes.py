@@ -104,3 +104,28 @@ def test_check_reports_an_index_whose_platform_image_is_gone(store: Store) -> No
     report = store.check(repair=True)
     assert any("its linux/arm64 image" in f.message for f in report.findings)
     assert store.find_index("app:1") is None
+
+
+def test_concurrent_platform_imports_keep_both(tmp_path: Path) -> None:
+    """Two processes' worth of add_platform on one name, at once: no platform is lost."""
+    import threading
+
+    for round_ in range(5):
+        store = Store.open(tmp_path / f"store-{round_}")
+        amd = store_image(store, [make_layer({"a": b"amd64"})])
+        arm = store_image(store, [make_layer({"a": b"arm64"})], architecture="arm64")
+        start = threading.Barrier(2)
+
+        def add(digest: str, store: Store = store, start: threading.Barrier = start) -> None:
+            start.wait()
+            Store.open(store.root).add_platform("app:1", digest)
+
+        threads = [threading.Thread(target=add, args=(r.manifest_digest,)) for r in (amd, arm)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(p for p, _ in store.platforms_of("app:1") or []) == [
+            "linux/amd64",
+            "linux/arm64",
+        ]
