@@ -1,8 +1,9 @@
 """`--annotation [TYPE[PLATFORM]:]KEY=VALUE`, parsed as buildx does.
 
-pybuild builds one platform and stores it as a manifest without an index,
-so only manifest annotations (no type, or `manifest:`) have a place to go;
-the index and descriptor levels are refused rather than dropped.
+Only manifest annotations (no type, or `manifest:`) are written, on each
+platform's manifest; the index and descriptor levels (which a multi-platform
+build's index could carry) are not implemented yet, so they are refused
+rather than dropped.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def parse_annotation(text: str) -> Annotation:
     if kind not in SUPPORTED_TYPES:
         raise UsageError(
             f"--annotation {text}: {kind} annotations are not supported",
-            hint="pybuild writes one platform's image as a manifest, without an index: "
+            hint="pybuild writes annotations on image manifests only: "
             "use manifest:KEY=VALUE (or KEY=VALUE)",
         )
     return Annotation(name, value, platform)
