@@ -97,11 +97,14 @@ def _index_match(index: ImageIndex, record: IndexRecord, kind: MatchKind, key: s
 
 def _by_id_prefix(index: ImageIndex, hex_prefix: str, text: str) -> Match | None:
     found = [i for i in index.images.values() if i.record.id[7:].startswith(hex_prefix)]
-    if len(found) > 1:
+    multi = [i for i in index.indexes.values() if i.digest[7:].startswith(hex_prefix)]
+    if len(found) + len(multi) > 1:
         raise ImageError(
-            f'ambiguous image ID prefix "{text}": it matches {len(found)} images',
+            f'ambiguous image ID prefix "{text}": it matches {len(found) + len(multi)} images',
             hint="give more digits of the ID, or the image's name",
         )
+    if multi:  # `images` shows a multi-platform image's index digest as its ID
+        return _index_match(index, multi[0], "id", multi[0].digest)
     return Match(found[0], "id", found[0].record.id) if found else None
 
 

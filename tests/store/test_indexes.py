@@ -129,3 +129,11 @@ def test_concurrent_platform_imports_keep_both(tmp_path: Path) -> None:
             "linux/amd64",
             "linux/arm64",
         ]
+
+
+def test_the_index_digest_prefix_names_the_multi_platform_image(store: Store) -> None:
+    _two_platforms(store)
+    index = store.find_index("app:1")
+    assert index is not None
+    found = store.find_index(index.digest[7:19])
+    assert found is not None and found.digest == index.digest
