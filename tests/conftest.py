@@ -110,6 +110,10 @@ def busybox_arm64_rootfs_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_tool("dpkg-deb")
     out = tmp_path_factory.mktemp("base-images-arm64") / "busybox-arm64.tar"
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0"}
+    debs = Path(os.environ.get("PYBUILD_TEST_DEBS", "/var/cache/pybuild-tests/debs"))
+    fetched = sorted(debs.glob("busybox-static_*_arm64.deb"))  # install-deps.sh keeps it there
+    if fetched:
+        env["BUSYBOX_ARM64_DEB"] = str(fetched[-1])
     script = FIXTURES / "base-images" / "busybox-arm64.sh"
     result = subprocess.run(
         ["sh", str(script), str(out)], capture_output=True, text=True, env=env, check=False

@@ -68,6 +68,19 @@ for handler in qemu-aarch64 qemu-arm; do  # registered but switched off: switch 
   grep -qx enabled "$binfmt/$handler" || echo 1 >"$binfmt/$handler"
 done
 
+# Debian's busybox-static for arm64, fetched once (not installed): the arm64
+# base image of the multi-platform tests (fixtures/base-images/busybox-arm64.sh
+# takes it from here, so the tests need no network).
+debs=${PYBUILD_TEST_DEBS:-/var/cache/pybuild-tests/debs}
+if ! ls "$debs"/busybox-static_*_arm64.deb >/dev/null 2>&1; then
+  mkdir -p "$debs"
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || chmod 777 "$tmp"  # apt-get download writes as _apt
+  (cd "$tmp" && apt-get download -qq busybox-static:arm64)
+  mv "$tmp"/busybox-static_*_arm64.deb "$debs"/
+  rm -rf "$tmp"
+fi
+
 # Real-world Dockerfiles for the differential parser test: the test data
 # that Debian ships with Docker's and openshift/imagebuilder's Go sources.
 # Unpacked, not installed, so no Go toolchain comes along.
