@@ -60,12 +60,29 @@ def image_blobs(store: Store, selection: ImageSelection) -> list[tuple[str, int]
     if selection.index is not None:
         blobs.append((selection.index.digest, store.blob_size(selection.index.digest)))
         records = [r for _, r in store.platforms_of(selection.index.digest) or []]
+        blobs.extend(
+            _index_extras(store, selection.index.digest, {r.manifest_digest for r in records})
+        )
     for record in records:
         manifest = store.manifest(record)
         blobs.append((record.manifest_digest, store.blob_size(record.manifest_digest)))
         blobs.append((manifest.config.digest, manifest.config.size))
         blobs.extend((layer.digest, layer.size) for layer in manifest.layers)
     return list(dict.fromkeys(blobs))
+
+
+def _index_extras(store: Store, digest: str, images: set[str]) -> list[tuple[str, int]]:
+    """Blobs of an index's entries that are not platform images (attestation manifests)."""
+    from builder.image.model import Manifest
+
+    found: list[tuple[str, int]] = []
+    for entry in Index.from_bytes(store.read_blob(digest)).manifests:
+        if entry.digest in images or entry.media_type not in mediatypes.MANIFEST_TYPES:
+            continue
+        manifest = Manifest.from_bytes(store.read_blob(entry.digest), entry.media_type)
+        found.append((entry.digest, entry.size))
+        found.extend((d.digest, d.size) for d in (manifest.config, *manifest.layers))
+    return found
 
 
 def index_entries(store: Store, selection: ImageSelection) -> list[Descriptor]:

@@ -137,3 +137,57 @@ def test_the_index_digest_prefix_names_the_multi_platform_image(store: Store) ->
     assert index is not None
     found = store.find_index(index.digest[7:19])
     assert found is not None and found.digest == index.digest
+
+
+def _with_attestation(store: Store) -> tuple[str, set[str]]:
+    """app:1 as an index of two platforms plus an attestation manifest (as BuildKit lays it)."""
+    from builder.image import mediatypes
+    from builder.image.model import Descriptor, Manifest
+    from builder.image.multiplatform import PlatformManifest, assemble_index
+
+    amd = store_image(store, [make_layer({"a": b"amd64"})])
+    arm = store_image(store, [make_layer({"a": b"arm64"})], architecture="arm64")
+    statement = b'{"_type": "https://in-toto.io/Statement/v0.1"}'
+    config = b"{}"
+    attestation = Manifest(
+        config=Descriptor(mediatypes.OCI_EMPTY, store.put_blob(config), len(config)),
+        layers=(
+            Descriptor("application/vnd.in-toto+json", store.put_blob(statement), len(statement)),
+        ),
+    )
+    data = attestation.to_bytes()
+    extra = Descriptor(
+        mediatypes.OCI_MANIFEST,
+        store.put_blob(data),
+        len(data),
+        platform=Platform("unknown", "unknown"),
+    )
+    manifests = [
+        PlatformManifest(
+            Platform("linux", "amd64"), amd.manifest_digest, store.blob_size(amd.manifest_digest)
+        ),
+        PlatformManifest(
+            Platform("linux", "arm64"), arm.manifest_digest, store.blob_size(arm.manifest_digest)
+        ),
+    ]
+    index = assemble_index(manifests, extra=[extra])
+    digest = store.put_blob(index.to_bytes())
+    record = store.add_index(digest, names=["app:1"])
+    assert [p for p, _ in record.platforms] == ["linux/amd64", "linux/arm64"]
+    return digest, {extra.digest, attestation.config.digest, attestation.layers[0].digest}
+
+
+def test_prune_and_oci_export_keep_an_index_s_other_manifests(store: Store, tmp_path: Path) -> None:
+    import tarfile
+
+    from builder.export.oci_layout import save_oci
+    from builder.export.selection import select_images
+
+    digest, extras = _with_attestation(store)
+    store.prune()
+    assert all(store.has_blob(d) for d in extras | {digest})
+    archive = tmp_path / "app.tar"
+    save_oci(store, select_images(store, ["app:1"]), archive, tar=True)
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {f"blobs/sha256/{d.split(':')[1]}" for d in extras | {digest}} <= names
