@@ -21,6 +21,8 @@ from pathlib import Path
 from builder.errors import BuildError
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+#: where binfmt_misc is mounted, when not at BINFMT_DIR
+BINFMT_ENV = "PYBUILD_BINFMT_MISC"
 
 #: OCI architecture -> QEMU's name for the CPU (the handler is `qemu-<name>`)
 QEMU_CPU = {
@@ -76,11 +78,14 @@ def _parse_handler(text: str) -> tuple[bool, str, str]:
     return enabled, interpreter, flags
 
 
-def find_emulator(platform: str, binfmt_dir: Path = BINFMT_DIR) -> Emulator:
+def find_emulator(platform: str, binfmt_dir: Path | None = None) -> Emulator:
     """The emulator that runs `platform`'s programs here; BuildError saying what to install.
 
-    `platform` is normalized `os/arch[/variant]` text.
+    `platform` is normalized `os/arch[/variant]` text. `binfmt_dir` defaults to
+    $PYBUILD_BINFMT_MISC, else /proc/sys/fs/binfmt_misc.
     """
+    if binfmt_dir is None:
+        binfmt_dir = Path(os.environ.get(BINFMT_ENV) or BINFMT_DIR)
     architecture = [*platform.split("/"), ""][1]
     cpu = QEMU_CPU.get(architecture)
     if cpu is None:
