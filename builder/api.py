@@ -248,8 +248,14 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
             solves[key] = dataclasses.replace(one, record=docker_media_types(store, one.record))
     if len(solves) > 1:
         from builder.export.multiplatform import store_index
+        from builder.solve.annotations import descriptor_annotations, index_annotations
 
-        index = store_index(store, {p: s.record for p, s in solves.items()}, docker=docker)
+        annotations = checked.solve.annotations
+        index = store_index(
+            store, {p: s.record for p, s in solves.items()}, docker=docker,
+            annotations=index_annotations(annotations),
+            descriptors={p: descriptor_annotations(annotations, p) for p in solves},
+        )  # fmt: skip
     solved = _main_solve(solves)
     exported = export_outputs(
         store, index or solved.record, checked.outputs, tags=request.tags,
@@ -362,11 +368,12 @@ def _check(
         if not key:
             item = f"{key}={value}"
             raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
-    from builder.solve.annotations import parse_annotation
+    from builder.solve.annotations import check_annotation_levels, parse_annotation
     from builder.solve.request import SolveRequest
     from builder.solve.run_options import sandbox_options
 
     annotations = [parse_annotation(text) for text in request.annotations]
+    check_annotation_levels(annotations, len(platforms))
 
     sandbox = sandbox_options(
         request.add_hosts, request.ulimits, request.shm_size, request.cgroup_parent

@@ -60,11 +60,18 @@ def docker_media_types(store: Store, record: ImageRecord) -> ImageRecord:
 
 
 def store_index(
-    store: Store, images: Mapping[str, ImageRecord], *, docker: bool = False
+    store: Store,
+    images: Mapping[str, ImageRecord],
+    *,
+    docker: bool = False,
+    annotations: Mapping[str, str] | None = None,
+    descriptors: Mapping[str, Mapping[str, str]] | None = None,
 ) -> IndexRecord:
     """Store the index naming `images` (platform -> image, in `--platform` order); no name yet.
 
-    `docker`: a Docker manifest list (the images' manifests should be Docker's too).
+    `docker`: a Docker manifest list (the images' manifests should be Docker's
+    too). `annotations` go on the index, `descriptors[platform]` on that
+    platform's entry (an OCI index only: a Docker list has no annotations).
     """
     manifests = [
         PlatformManifest(
@@ -72,10 +79,11 @@ def store_index(
             digest=record.manifest_digest,
             size=store.blob_size(record.manifest_digest),
             media_type=record.media_type,
+            annotations=(descriptors or {}).get(platform, {}),
         )
         for platform, record in images.items()
     ]
-    index = assemble_index(manifests, docker=docker)
+    index = assemble_index(manifests, docker=docker, annotations=annotations)
     digest = store.put_blob(index.to_bytes())
     return store.add_index(digest)
 

@@ -9,6 +9,7 @@ docker-registry, read back with skopeo. The host is amd64, as in CI.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -331,3 +332,37 @@ def test_docker_media_types_give_a_manifest_list(
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert json.loads(arm)["Architecture"] == "arm64"
+
+
+def test_index_and_descriptor_annotations(tmp_path: Path, two_platforms: Path) -> None:
+    skopeo = require_tool("skopeo")
+    archive = tmp_path / "annotated.tar"
+    context = _context(tmp_path, "FROM busybox:latest\n")
+    ok(
+        two_platforms, "build", "--platform", "linux/amd64,linux/arm64",
+        "--annotation", "index:org.opencontainers.image.description=both",
+        "--annotation", "manifest-descriptor[linux/arm64]:com.example.arm=yes",
+        "--annotation", "manifest:com.example.all=1",
+        "-o", f"type=oci,dest={archive}", str(context),
+    )  # fmt: skip
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", f"oci-archive:{archive}"], capture_output=True, check=True
+    ).stdout
+    index = json.loads(raw)
+    assert index["annotations"] == {"org.opencontainers.image.description": "both"}
+    entries = {m["platform"]["architecture"]: m.get("annotations") for m in index["manifests"]}
+    assert entries == {"amd64": None, "arm64": {"com.example.arm": "yes"}}
+    # manifest annotations stay on each platform's manifest
+    from builder.store import Store
+
+    store = Store.open(two_platforms)
+    images = store.platforms_of("sha256:" + hashlib.sha256(raw).hexdigest()) or []
+    assert len(images) == 2
+    assert all(store.manifest(r).annotations == {"com.example.all": "1"} for _, r in images)
+
+
+def test_index_annotations_need_several_platforms(tmp_path: Path, two_platforms: Path) -> None:
+    context = _context(tmp_path, "FROM busybox:latest\n")
+    proc = run(two_platforms, "build", "--annotation", "index:k=v", str(context))
+    assert proc.returncode == 2
+    assert "index annotations are not supported for a single platform" in proc.stderr
