@@ -315,12 +315,15 @@ def load_command(
         records = load_archive(store, src, warn=warn)
         if not quiet:
             from builder.image.views import familiar_name
+            from builder.store import ImageRecord
 
+            # a multi-platform image is one line, under its name
+            in_index = {m for r in records if not isinstance(r, ImageRecord) for m in r.manifests}
             for record in records:
                 if record.names:
                     for name in record.names:
                         sys.stdout.write(f"Loaded image: {familiar_name(name)}\n")
-                else:
+                elif isinstance(record, ImageRecord) and record.manifest_digest not in in_index:
                     sys.stdout.write(f"Loaded image ID: {record.id}\n")
     except PybuildError as err:
         _fail(err)

@@ -7,7 +7,10 @@ the tag and `io.containerd.image.name` = the full name. An image without a
 name gets one entry without annotations.
 
 Reading: every index entry is followed to a single-platform manifest (a
-nested index selects the host platform). Its name comes from
+nested index selects the host platform), except a named nested index whose
+every platform's image is in the layout (what a multi-platform build or
+`save` writes): without a platform asked for, all of them are loaded and the
+name names the index, as the store keeps multi-platform images. Its name comes from
 `io.containerd.image.name`, else from a `ref.name` that is a whole
 reference (`busybox:1.36`); a bare tag (`latest`) names no repository, so
 that image is loaded without a name and a warning says so.
@@ -28,7 +31,7 @@ from builder.errors import ImageError
 from builder.export.archive_reader import ArchiveFiles, blob_name, read_blob_document
 from builder.export.atomic_file import write_atomically
 from builder.export.selection import ImageSelection, merge_selections
-from builder.export.staging import StagedImage, name_with_tag, stage_manifest
+from builder.export.staging import StagedImage, StagedIndex, name_with_tag, stage_manifest
 from builder.export.tar_writer import TarEntry, dir_entries, file_entry, write_tar
 from builder.image import mediatypes
 from builder.image.jsontext import parse_json
@@ -291,14 +294,23 @@ def entry_name(entry: Descriptor, warn: Warn, what: str) -> str | None:
 
 def layout_images(
     store: Store, files: ArchiveFiles, *, warn: Warn, platform: Platform | None = None
-) -> list[StagedImage]:
-    """Stage every image an OCI layout's index.json points to (verified, not yet added)."""
+) -> list[StagedImage | StagedIndex]:
+    """Stage every image an OCI layout's index.json points to (verified, not yet added).
+
+    Named multi-platform images come last, as `StagedIndex`es after their images.
+    """
     check_layout_version(files)
     index = read_index(files)
     wanted = platform or host_platform()
     staged: dict[str, StagedImage] = {}
+    indexes: list[StagedIndex] = []
     for i, entry in enumerate(index.manifests):
         what = f"{INDEX_FILE} entry {i} ({entry.digest})"
+        if platform is None:
+            whole = _whole_index(store, files, entry, warn, what, staged)
+            if whole is not None:
+                indexes.append(whole)
+                continue
         manifest_descriptor = resolve_entry(store, files, entry, wanted, what)
         if manifest_descriptor is None:
             kind = entry.media_type or "no media type"
@@ -314,4 +326,44 @@ def layout_images(
             staged[manifest_descriptor.digest].add_names([name])
     if not staged:
         raise ImageError(f"{INDEX_FILE}: the layout holds no image for {wanted}")
-    return list(staged.values())
+    return [*staged.values(), *indexes]
+
+
+def _whole_index(
+    store: Store,
+    files: ArchiveFiles,
+    entry: Descriptor,
+    warn: Warn,
+    what: str,
+    staged: dict[str, StagedImage],
+) -> StagedIndex | None:
+    """Stage every platform of a named nested index; None to read the entry the usual way.
+
+    That is when it is not an index, has no name, or lacks a platform's blobs.
+    """
+    if entry.media_type not in mediatypes.INDEX_TYPES:
+        return None
+    name = entry_name(entry, _no_warning, what)
+    if name is None or not files.exists(blob_name(entry.digest)):
+        return None
+    files.ensure_blob(entry.digest, entry.size)
+    nested = Index.from_bytes(read_blob_document(store, entry.digest, what), entry.media_type)
+    platforms = [
+        d
+        for d in nested.manifests
+        if d.media_type in mediatypes.MANIFEST_TYPES
+        and d.platform is not None
+        and d.platform.os != "unknown"
+    ]
+    if len(platforms) < 2 or not all(files.exists(blob_name(d.digest)) for d in platforms):
+        return None
+    for descriptor in platforms:
+        if descriptor.digest not in staged:
+            manifest, _config = stage_manifest(store, files, descriptor, what)
+            staged[descriptor.digest] = StagedImage(descriptor.digest, manifest.config.digest)
+    entry_name(entry, warn, what)  # its warnings, once
+    return StagedIndex(entry.digest, [name])
+
+
+def _no_warning(_message: str) -> None:
+    return None

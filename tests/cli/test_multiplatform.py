@@ -366,3 +366,19 @@ def test_index_annotations_need_several_platforms(tmp_path: Path, two_platforms:
     proc = run(two_platforms, "build", "--annotation", "index:k=v", str(context))
     assert proc.returncode == 2
     assert "index annotations are not supported for a single platform" in proc.stderr
+
+
+def test_an_oci_archive_of_several_platforms_loads_whole(
+    tmp_path: Path, two_platforms: Path
+) -> None:
+    archive = tmp_path / "app.tar"
+    context = _context(tmp_path, "FROM busybox:latest\nRUN uname -m > /arch\n")
+    ok(
+        two_platforms, "build", "--platform", "linux/amd64,linux/arm64", "-t", "app:rt",
+        "-o", f"type=oci,dest={archive}", str(context),
+    )  # fmt: skip
+    other = tmp_path / "other-store"
+    assert ok(other, "load", "-i", str(archive)) == "Loaded image: app:rt\n"
+    assert "linux/amd64,linux/arm64" in ok(other, "images", "app:rt")
+    inspected = json.loads(ok(other, "inspect", "app:rt"))[0]
+    assert [m["Platform"] for m in inspected["Manifests"]] == ["linux/amd64", "linux/arm64"]
