@@ -49,8 +49,8 @@ if TYPE_CHECKING:
     from builder.solve.cache.types import UsedStep
     from builder.solve.mounts.secrets import SecretSource
     from builder.solve.progress import Event
-    from builder.solve.request import SolveRequest
-    from builder.store import ImageRecord, Store
+    from builder.solve.request import SolveRequest, SolveResult
+    from builder.store import ImageRecord, IndexRecord, Store
 
     LintInput = str | os.PathLike[str] | Source  #: a path (`-`: stdin) or a `Source`
 
@@ -95,7 +95,8 @@ class BuildRequest:
     #: `--build-arg`; a None value is taken from `environ`, as `--build-arg NAME` does
     build_args: dict[str, str | None] = field(default_factory=dict)
     target: str | None = None  #: `--target STAGE`
-    #: target platforms; empty: the host's. More than one is not supported yet.
+    #: target platforms (`linux/amd64`; an item may hold several, comma-separated); empty:
+    #: the host's. Several give one image per platform, named together by an image index.
     platforms: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  #: `--label KEY=VALUE`
     outputs: list[str] = field(default_factory=list)  #: `-o`; none means type=image
@@ -149,19 +150,20 @@ class BuildRequest:
 class BuildResult:
     """What a build made and where it went."""
 
-    image_id: str  #: the config digest (docker's IMAGE ID)
-    manifest_digest: str
-    config: ImageConfig
+    image_id: str  #: the config digest (docker's IMAGE ID); several platforms: the index digest
+    manifest_digest: str  #: several platforms: the index digest
+    config: ImageConfig  #: several platforms: that of the host's platform, else the first
     tags: list[str]  #: full names the image got in the store (`docker.io/library/app:1`)
-    platforms: dict[str, ImageRecord]  #: platform ("linux/amd64") -> its image; one today
+    platforms: dict[str, ImageRecord]  #: platform ("linux/amd64") -> its image
     used: list[UsedStep]  #: every keyed step the build ran or reused
     plan: BuildPlan
     outputs: list[OutputSpec]  #: the outputs as parsed, in order
     exported: list[str]  #: what the exports did ("naming to ...", "writing image ...")
     metadata: dict[str, Any]  #: the `--metadata-file` document
     warnings: list[BuildWarning]
-    record: ImageRecord  #: the image's store record, after the exports
+    record: ImageRecord  #: the image's store record, after the exports (several: see config)
     store: Store  #: the store the image is in
+    index: IndexRecord | None = None  #: several platforms: the index naming their images
 
 
 @dataclass
@@ -173,6 +175,7 @@ class _Checked:
     cache_from: list[CacheSpec]
     cache_to: list[CacheSpec]
     attest: AttestOptions
+    platforms: list[str]  #: normalized; more than one: a multi-platform build
 
 
 def default_dockerfile(context: Path) -> Path:
@@ -239,51 +242,105 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         _stop_if_cancelled(request)
         with ExitStack() as fetched:
             _fetch_named_contexts(checked.solve, store, fetched)
-            solved = solve(store, checked.solve, progress=request.progress or no_progress)
+            if len(checked.platforms) > 1:
+                solves = _solve_platforms(store, checked, request)
+            else:
+                progress = request.progress or no_progress
+                solves = {"": solve(store, checked.solve, progress=progress)}
     finally:
         if isinstance(request.progress, ProgressRenderer):
             request.progress.close()  # a live display ends before the exports
         for source in sources:
             source.close()
     _stop_if_cancelled(request)
-    exported: list[str] = []
-    if checked.attest.any:
-        from builder.solve.attestations import attest_build
-
-        solved.record = attest_build(
-            store, checked.solve, solved, checked.attest, started=started, finished=time.time()
-        )
-        exported.append(f"exporting attestation manifest {solved.record.attestations}")
     from builder.export.outputs import build_metadata, export_outputs
 
+    exported: list[str] = []
+    index = None
+    docker = any(not spec.oci_mediatypes for spec in checked.outputs)
+    if docker:  # `oci-mediatypes=false`: Docker schema 2 manifests (and manifest list)
+        import dataclasses
+
+        from builder.export.multiplatform import docker_media_types
+
+        for key, one in solves.items():
+            solves[key] = dataclasses.replace(one, record=docker_media_types(store, one.record))
+    if checked.attest.any:
+        exported += _attest(store, checked, solves, started=started)
+    if len(solves) > 1:
+        from builder.attest.generate import attestation_descriptor
+        from builder.export.multiplatform import store_index
+        from builder.solve.annotations import descriptor_annotations, index_annotations
+
+        annotations = checked.solve.annotations
+        index = store_index(
+            store, {p: s.record for p, s in solves.items()}, docker=docker,
+            annotations=index_annotations(annotations),
+            descriptors={p: descriptor_annotations(annotations, p) for p in solves},
+            extra=[d for s in solves.values() if (d := attestation_descriptor(store, s.record))],
+        )  # fmt: skip
+    solved = _main_solve(solves)
     exported += export_outputs(
-        store, solved.record, checked.outputs, tags=request.tags,
+        store, index or solved.record, checked.outputs, tags=request.tags,
         stdout=request.stdout if request.stdout is not None else sys.stdout.buffer,
         insecure_registries=request.insecure_registries, environ=request.environ,
     )  # fmt: skip
     for cache in checked.cache_to:
         from builder.solve.cache.remote import export_cache
 
+        if cache.type == "inline":  # in each platform's image config
+            for one in solves.values():
+                exported += export_cache(store, cache, one.used, image_record=one.record)
+            continue
+        # one export of every platform's steps (a step shared by platforms is one record)
         exported += export_cache(
-            store, cache, solved.used, image_record=solved.record,
-            insecure_registries=request.insecure_registries,
+            store, cache, [u for one in solves.values() for u in one.used],
+            image_record=solved.record, insecure_registries=request.insecure_registries,
         )  # fmt: skip
-    record = store.find(solved.record.id) or solved.record
+    record = store.find(solved.record.manifest_digest) or solved.record
+    platforms = {
+        p or _platform_of(s.config): store.find(s.record.manifest_digest) or s.record
+        for p, s in solves.items()
+    }
+    if index is not None:
+        index = store.find_index(index.digest) or index
     return BuildResult(
-        image_id=record.id,
-        manifest_digest=record.manifest_digest,
+        image_id=index.digest if index is not None else record.id,
+        manifest_digest=index.digest if index is not None else record.manifest_digest,
         config=solved.config,
         tags=list(dict.fromkeys(n for s in checked.outputs if s.into_store for n in s.names)),
-        platforms={_platform_of(solved.config): record},
-        used=solved.used,
+        platforms=platforms,
+        used=[u for s in solves.values() for u in s.used],
         plan=solved.plan,
         outputs=checked.outputs,
         exported=exported,
-        metadata=build_metadata(store, record),
+        metadata=build_metadata(store, index or record),
         warnings=warnings,
         record=record,
         store=store,
+        index=index,
     )
+
+
+def _attest(
+    store: Store, checked: _Checked, solves: dict[str, SolveResult], *, started: float
+) -> list[str]:
+    """Attach the attestations asked for to each platform's image (in `solves`, in place)."""
+    import dataclasses
+
+    from builder.solve.attestations import attest_build
+
+    exported = []
+    for platform, one in solves.items():
+        request = (
+            dataclasses.replace(checked.solve, platform=platform) if platform else checked.solve
+        )
+        record = attest_build(
+            store, request, one, checked.attest, started=started, finished=time.time()
+        )
+        solves[platform] = dataclasses.replace(one, record=record)
+        exported.append(f"exporting attestation manifest {record.attestations}")
+    return exported
 
 
 def _entitlements(values: list[str]) -> set[str]:
@@ -313,6 +370,49 @@ def _check_network(network: str, allowed: set[str]) -> None:
         )
 
 
+def _solve_platforms(
+    store: Store, checked: _Checked, request: BuildRequest
+) -> dict[str, SolveResult]:
+    """Solve one graph per platform, one after the other, in this process and store.
+
+    Steps with the same inputs on several platforms (a `FROM --platform=$BUILDPLATFORM`
+    stage) run for the first and come from the cache for the others. The images
+    get no names: the index naming them all does. Each platform's steps say it.
+    """
+    import dataclasses
+
+    from builder.solve.executor import build as solve
+    from builder.solve.executor import check_emulation
+    from builder.solve.progress import no_progress
+
+    for platform in checked.platforms:  # a missing emulator fails before any step runs
+        check_emulation(dataclasses.replace(checked.solve, platform=platform))
+    results: dict[str, SolveResult] = {}
+    first_vertex = 1
+    for platform in checked.platforms:
+        _stop_if_cancelled(request)
+        one = dataclasses.replace(
+            checked.solve, platform=platform, tags=[], platform_label=True,
+            first_vertex=first_vertex,
+        )  # fmt: skip
+        result = solve(store, one, progress=request.progress or no_progress)
+        results[platform] = result
+        vertices = [s.vertex for st in result.plan.stages for s in st.steps if s.vertex is not None]
+        first_vertex = max(vertices, default=first_vertex - 1) + 1
+    return results
+
+
+def _main_solve(solves: dict[str, SolveResult]) -> SolveResult:
+    """The host's platform's result (else the first): what `record` and `config` show."""
+    from builder.image.platform import host_platform, parse_platform, platform_satisfies
+
+    host = host_platform()
+    for platform, result in solves.items():
+        if platform and platform_satisfies(host, parse_platform(platform)):
+            return result
+    return next(iter(solves.values()))
+
+
 def _check(
     request: BuildRequest, warn: Callable[[Literal["output", "cache"], str], None]
 ) -> _Checked:
@@ -324,22 +424,24 @@ def _check(
         path = Path(request.dockerfile or default_dockerfile(context))
         shown = request.dockerfile_name or str(path)
         data = read_dockerfile(path, shown)
-    if len(request.platforms) > 1:
-        raise UsageError(
-            f"multi-platform builds are not supported yet: {', '.join(request.platforms)}",
-            hint="build each platform on its own, with one platform each",
-        )
+    from builder.image.platform import parse_platforms
+
+    try:
+        platforms = [str(p) for p in parse_platforms(request.platforms)]
+    except ValueError as err:
+        raise UsageError(f"--platform: {err}") from None
     allowed = _entitlements(request.allow)
     _check_network(request.network, allowed)
     for key, value in request.labels.items():
         if not key:
             item = f"{key}={value}"
             raise UsageError(f"invalid --label {item!r}", hint="write --label KEY=VALUE")
-    from builder.solve.annotations import parse_annotation
+    from builder.solve.annotations import check_annotation_levels, parse_annotation
     from builder.solve.request import SolveRequest
     from builder.solve.run_options import sandbox_options
 
     annotations = [parse_annotation(text) for text in request.annotations]
+    check_annotation_levels(annotations, len(platforms))
 
     sandbox = sandbox_options(
         request.add_hosts, request.ulimits, request.shm_size, request.cgroup_parent
@@ -392,7 +494,7 @@ def _check(
         target=request.target,
         build_args=_with_epoch(request.build_args, request.source_date_epoch),
         labels=dict(request.labels),
-        platform=request.platforms[0] if request.platforms else None,
+        platform=platforms[0] if platforms else None,
         network=request.network,
         runtime=request.runtime,
         allow_insecure="security.insecure" in allowed,
@@ -413,7 +515,11 @@ def _check(
         contexts={named.name: named for named in contexts},
         session_keys=request.session_keys,
     )
-    return _Checked(solve, outputs, cache_from, cache_to, attest)
+    if len(platforms) > 1:
+        from builder.export.multiplatform import check_outputs
+
+        check_outputs(outputs)
+    return _Checked(solve, outputs, cache_from, cache_to, attest, platforms)
 
 
 def _with_epoch(build_args: dict[str, str | None], epoch: int | None) -> dict[str, str | None]:

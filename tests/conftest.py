@@ -103,6 +103,26 @@ def busybox_rootfs_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def busybox_arm64_rootfs_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fixtures/base-images/busybox-arm64.sh's tarball (Debian's busybox-static:arm64), once."""
+    require_tool("busybox")
+    require_tool("dpkg-deb")
+    out = tmp_path_factory.mktemp("base-images-arm64") / "busybox-arm64.tar"
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0"}
+    debs = Path(os.environ.get("PYBUILD_TEST_DEBS", "/var/cache/pybuild-tests/debs"))
+    fetched = sorted(debs.glob("busybox-static_*_arm64.deb"))  # install-deps.sh keeps it there
+    if fetched:
+        env["BUSYBOX_ARM64_DEB"] = str(fetched[-1])
+    script = FIXTURES / "base-images" / "busybox-arm64.sh"
+    result = subprocess.run(
+        ["sh", str(script), str(out)], capture_output=True, text=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"busybox-arm64.sh failed (tests/install-deps.sh sets it up):\n{result.stderr}")
+    return out
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_default_store(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never see or touch the machine's own store (/var/lib/pybuild)."""

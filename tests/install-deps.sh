@@ -13,6 +13,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 corpus=${PYBUILD_TEST_CORPUS:-/var/cache/pybuild-tests/corpus}
 
+# arm64 packages are fetched (never installed) for the arm64 busybox base image
+# (fixtures/base-images/busybox-arm64.sh): dpkg must know the architecture
+# before apt-get update reads its package lists.
+dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
 apt-get update -qq
 
 # The real components the tests use:
@@ -34,7 +38,9 @@ apt-get update -qq
 #   adduser          the unprivileged users the rootless tests make
 #   python3-venv     when a python3 lacks ensurepip: the one first on PATH, or Debian's
 #                    /usr/bin/python3 (the rootless tests' venv, which that user can read)
-packages="shellcheck runc crun slirp4netns docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io uidmap fuse-overlayfs adduser"
+#   qemu-user-static, binfmt-support
+#                    RUN steps of foreign architectures (multi-platform builds), below
+packages="shellcheck runc crun slirp4netns docker-registry apache2-utils skopeo umoci busybox-static debootstrap zstd git openssh-client openssl docker.io uidmap fuse-overlayfs adduser qemu-user-static binfmt-support"
 python3 -c 'import ensurepip' 2>/dev/null || packages="$packages python3-venv"
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; then
   packages="$packages python3-venv"
@@ -51,6 +57,36 @@ fi
 # private ones, so the system one is not needed.
 if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
   systemctl stop docker-registry || true
+fi
+
+# QEMU user emulation for foreign-architecture RUN steps: binfmt_misc must be
+# mounted and the qemu-* handlers registered. Debian registers them from the
+# packages' postinst through binfmt-support, which does nothing when
+# binfmt_misc is not mounted yet (no systemd here to mount it): mount it, then
+# (re)enable the handlers the tests use. Debian registers them with the F
+# (fix-binary) flag, so they work inside containers.
+binfmt=/proc/sys/fs/binfmt_misc
+if [ ! -e "$binfmt/status" ]; then
+  mount -t binfmt_misc binfmt_misc "$binfmt"
+fi
+for handler in qemu-aarch64 qemu-arm; do
+  [ -e "$binfmt/$handler" ] || update-binfmts --enable "$handler"
+done
+for handler in qemu-aarch64 qemu-arm; do  # registered but switched off: switch it on
+  grep -qx enabled "$binfmt/$handler" || echo 1 >"$binfmt/$handler"
+done
+
+# Debian's busybox-static for arm64, fetched once (not installed): the arm64
+# base image of the multi-platform tests (fixtures/base-images/busybox-arm64.sh
+# takes it from here, so the tests need no network).
+debs=${PYBUILD_TEST_DEBS:-/var/cache/pybuild-tests/debs}
+if ! ls "$debs"/busybox-static_*_arm64.deb >/dev/null 2>&1; then
+  mkdir -p "$debs"
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || chmod 777 "$tmp"  # apt-get download writes as _apt
+  (cd "$tmp" && apt-get download -qq busybox-static:arm64)
+  mv "$tmp"/busybox-static_*_arm64.deb "$debs"/
+  rm -rf "$tmp"
 fi
 
 # Real-world Dockerfiles for the differential parser test: the test data

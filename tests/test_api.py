@@ -170,9 +170,14 @@ def test_a_build_cancelled_before_it_starts(tmp_path: Path, store: Store) -> Non
     ("options", "error", "message"),
     [
         (
-            {"platforms": ["linux/amd64", "linux/arm64"]},
+            {"platforms": ["linux/amd64,linux/bogus/x/y"]},
             UsageError,
-            "multi-platform builds are not supported yet",
+            "--platform",
+        ),
+        (
+            {"platforms": ["linux/amd64", "linux/arm64"], "outputs": ["type=docker,dest=x.tar"]},
+            UsageError,
+            "does not support exporting manifest lists",
         ),
         ({"network": "bridge"}, UsageError, "--network 'bridge': expected default, none or host"),
         ({"network": "host"}, UsageError, "--network host needs the network.host entitlement"),

@@ -119,21 +119,27 @@ def attach(
         return store.set_attestations(record.id, made.digest, extra_blobs=(index_digest,))
 
 
-def attested_image_index(store: Store, record: ImageRecord) -> Index | None:
-    """The index [image manifest, attestation manifest] of an image; None without attestations."""
+def attestation_descriptor(store: Store, record: ImageRecord) -> Descriptor | None:
+    """The index entry of an image's attestation manifest; None without attestations."""
     if record.attestations is None:
         return None
-    size = store.blob_size(record.attestations)
-    attestation = Descriptor(
+    return Descriptor(
         "application/vnd.oci.image.manifest.v1+json",
         record.attestations,
-        size,
+        store.blob_size(record.attestations),
         annotations={
             am.REFERENCE_TYPE: am.ATTESTATION_MANIFEST,
             am.REFERENCE_DIGEST: record.manifest_digest,
         },
         platform=am.UNKNOWN_PLATFORM,
     )
+
+
+def attested_image_index(store: Store, record: ImageRecord) -> Index | None:
+    """The index [image manifest, attestation manifest] of an image; None without attestations."""
+    attestation = attestation_descriptor(store, record)
+    if attestation is None:
+        return None
     return am.attested_index([(image_descriptor(store, record), attestation)])
 
 

@@ -16,7 +16,7 @@ import typer
 from builder.errors import PybuildError, UsageError
 
 if TYPE_CHECKING:
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
 
 app = typer.Typer()
 
@@ -73,6 +73,41 @@ def _image_rows(store: Store, records: list[ImageRecord]) -> list[dict[str, Any]
                     "Tag": tag,
                     "UniqueSize": "N/A",
                     "VirtualSize": human_size(record.size),
+                }
+            )
+    return rows
+
+
+def _index_rows(store: Store, indexes: list[IndexRecord]) -> list[dict[str, Any]]:
+    """One row per name of a multi-platform image: its index digest as ID, its platforms."""
+    from builder.image.views import ago, human_size, split_name
+
+    rows: list[dict[str, Any]] = []
+    for index in indexes:
+        images = [r for _, r in store.platforms_of(index.digest) or []]
+        created = max((r.created for r in images), default="")
+        size = sum(r.size for r in images)
+        for name in index.names:
+            repository, tag = split_name(name)
+            digest = next(
+                (d.partition("@")[2] for d in index.repo_digests
+                 if d.partition("@")[0] == name.rsplit(":", 1)[0]),
+                "<none>",
+            )  # fmt: skip
+            rows.append(
+                {
+                    "Containers": "N/A",
+                    "CreatedAt": created,
+                    "CreatedSince": ago(created),
+                    "Digest": digest,
+                    "ID": index.digest,
+                    "Platforms": ",".join(p for p, _ in index.platforms),
+                    "Repository": repository,
+                    "SharedSize": "N/A",
+                    "Size": human_size(size),
+                    "Tag": tag,
+                    "UniqueSize": "N/A",
+                    "VirtualSize": human_size(size),
                 }
             )
     return rows
@@ -135,11 +170,24 @@ def images_command(
     try:
         store = open_store()
         filters = ImageFilters.parse(filter_specs or [])
-        records = select_images(store, store.images(), filters, show_all=show_all)
+        indexes = [i for i in store.indexes() if i.names]
+        in_index = {m for i in indexes for m in i.manifests}
+        # a named multi-platform image is one row; its platforms' images only with -a
+        own = [
+            r for r in store.images() if show_all or r.names or r.manifest_digest not in in_index
+        ]
+        records = select_images(store, own, filters, show_all=show_all)
         patterns = filters.get("reference")
+        listed_indexes = [] if filters.get("dangling") or filters.get("label") else indexes
+        multi = _index_rows(store, listed_indexes)
+        if multi:
+            for row in (single := _image_rows(store, records)):
+                row["Platforms"] = str(store.config(store.resolve(row["ID"])).platform)
+        else:
+            single = _image_rows(store, records)
         rows = [
             r
-            for r in _image_rows(store, records)
+            for r in multi + single
             if _matches(r, repository)
             and (
                 not patterns
@@ -164,11 +212,12 @@ def images_command(
             out.write(format_rows(output_format, rows, IMAGE_HEADERS))
         else:
             header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else [])
-            header += ["IMAGE ID", "CREATED", "SIZE"]
+            header += ["IMAGE ID", "CREATED", "SIZE"] + (["PLATFORMS"] if multi else [])
             table = []
             for r in rows:
                 cells = [r["Repository"], r["Tag"]] + ([r["Digest"]] if digests else [])
-                table.append([*cells, r["ID"], r["CreatedSince"], r["Size"]])
+                platforms = [r["Platforms"]] if multi else []
+                table.append([*cells, r["ID"], r["CreatedSince"], r["Size"], *platforms])
             out.write(_table(table, header))
     except PybuildError as err:
         _fail(err)
@@ -208,7 +257,17 @@ def inspect_command(
     try:
         _check_inspect_type(object_type, images)
         store = open_store()
-        docs = [_inspect_doc(store, store.resolve(name)) for name in images]
+        docs = []
+        for name in images:
+            doc = _inspect_doc(store, store.resolve(name))
+            index = store.find_index(name)
+            if index is not None:  # a multi-platform image: the host's, and all its platforms
+                doc["Manifests"] = [
+                    {"Platform": platform, "Digest": manifest}
+                    for platform, manifest in index.platforms
+                ]
+                doc["Descriptor"] = {"mediaType": index.media_type, "digest": index.digest}
+            docs.append(doc)
         if output_format:
             sys.stdout.write("".join(render_inspect(output_format, d) + "\n" for d in docs))
         else:

@@ -139,7 +139,12 @@ def build_command(
         str | None, typer.Option("--target", help="Build this stage and what it needs.")
     ] = None,
     platform: Annotated[
-        str | None, typer.Option("--platform", help="Target platform, e.g. linux/amd64.")
+        str | None,
+        typer.Option(
+            "--platform",
+            help="Target platforms, comma-separated: linux/amd64,linux/arm64 "
+            "(default: the host's).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the build plan; run nothing.")
@@ -384,7 +389,7 @@ def build_command(
             dockerfile,
             target=target,
             build_args=options.build_args,
-            platform=platform,
+            platform=platform.split(",")[0].strip() if platform else None,  # the first one's
             environ=dict(os.environ),
         )
         if plan_format == "json":
@@ -560,7 +565,9 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
                 f"{options.iidfile}: {exc.strerror or exc}"
             ) from None
     if options.metadata_file:
-        write_metadata_file(options.metadata_file, result.record, store=result.store)
+        write_metadata_file(
+            options.metadata_file, result.index or result.record, store=result.store
+        )
     if quiet:
         if not any(spec.to_stdout for spec in result.outputs):
             sys.stdout.write(result.image_id + "\n")

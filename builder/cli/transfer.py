@@ -188,6 +188,15 @@ def import_command(
             "LABEL, ONBUILD, USER, VOLUME, WORKDIR; repeatable).",
         ),
     ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            metavar="PLATFORM",
+            help="The tarball's platform (default: the host's). The name keeps its other "
+            "platforms: import one tarball per platform under one name.",
+        ),
+    ] = None,
 ) -> None:
     """Make a one-layer image from a root filesystem tarball (like `docker import`)."""
     from functools import partial
@@ -205,8 +214,15 @@ def import_command(
         edit = partial(apply_changes, changes=changes) if changes else None
         epoch = parse_epoch(os.environ.get("SOURCE_DATE_EPOCH"), where="$SOURCE_DATE_EPOCH")
         created = rfc3339(epoch) if epoch is not None else None
-        record = import_rootfs(store, src, name, message=message, created=created, edit_config=edit)
+        wanted = _platform(platform)
+        record = import_rootfs(
+            store, src, name, message=message, created=created, edit_config=edit, platform=wanted
+        )
         sys.stdout.write(record.id + "\n")
+        offered = store.platforms_of(name) if name and wanted is not None else None
+        if offered is not None and len(offered) > 1:
+            shown = ", ".join(p for p, _ in offered)
+            sys.stderr.write(f"added {wanted} to {name}, which now has {shown}\n")
     except PybuildError as err:
         _fail(err)
 
@@ -305,12 +321,15 @@ def load_command(
         records = load_archive(store, src, warn=warn)
         if not quiet:
             from builder.image.views import familiar_name
+            from builder.store import ImageRecord
 
+            # a multi-platform image is one line, under its name
+            in_index = {m for r in records if not isinstance(r, ImageRecord) for m in r.manifests}
             for record in records:
                 if record.names:
                     for name in record.names:
                         sys.stdout.write(f"Loaded image: {familiar_name(name)}\n")
-                else:
+                elif isinstance(record, ImageRecord) and record.manifest_digest not in in_index:
                     sys.stdout.write(f"Loaded image ID: {record.id}\n")
     except PybuildError as err:
         _fail(err)

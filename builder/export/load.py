@@ -21,11 +21,11 @@ from builder.errors import ImageError
 from builder.export.archive_reader import ArchiveFiles, LayoutDirFiles, TarArchiveFiles
 from builder.export.docker_archive import MANIFEST_FILE, docker_archive_images
 from builder.export.oci_layout import is_layout, layout_images
-from builder.export.staging import StagedImage
+from builder.export.staging import StagedImage, StagedIndex
 from builder.image.platform import Platform
 
 if TYPE_CHECKING:
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
 
 
 def _ignore(_message: str) -> None:
@@ -34,10 +34,10 @@ def _ignore(_message: str) -> None:
 
 def stage_images(
     store: Store, files: ArchiveFiles, *, warn: Callable[[str], None], platform: Platform | None
-) -> list[StagedImage]:
+) -> list[StagedImage | StagedIndex]:
     """Detect the format and stage its images (docker's manifest.json wins, as in docker load)."""
     if files.exists(MANIFEST_FILE):
-        return docker_archive_images(store, files)
+        return list(docker_archive_images(store, files))
     if is_layout(files):
         return layout_images(store, files, warn=warn, platform=platform)
     raise ImageError(
@@ -53,12 +53,14 @@ def load_archive(
     *,
     warn: Callable[[str], None] | None = None,
     platform: Platform | None = None,
-) -> list[ImageRecord]:
+) -> list[ImageRecord | IndexRecord]:
     """Load every image of an archive (path or stream; plain or compressed) or layout directory.
 
-    Returns the added image records, in archive order. `warn` receives notes
-    such as an OCI entry whose bare tag names no repository (loaded unnamed).
-    A nested index picks `platform` (default: the host's).
+    Returns the added image records, in archive order, then the multi-platform
+    images (index records). `warn` receives notes such as an OCI entry whose
+    bare tag names no repository (loaded unnamed). A named nested index whose
+    platforms are all in the archive is loaded whole, unless `platform` is
+    given; other nested indexes pick `platform` (default: the host's).
     """
     warn = warn or _ignore
     with store.lease():
@@ -79,6 +81,12 @@ def load_archive(
             staged = stage_images(store, files, warn=warn, platform=platform)
         from builder.store import IncomingImage
 
-        return store.add_unpacked_images(
-            [IncomingImage(image.manifest_digest, tuple(image.names)) for image in staged]
+        images = [s for s in staged if isinstance(s, StagedImage)]
+        records: list[ImageRecord | IndexRecord] = list(
+            store.add_unpacked_images(
+                [IncomingImage(image.manifest_digest, tuple(image.names)) for image in images]
+            )
         )
+        for index in (s for s in staged if isinstance(s, StagedIndex)):
+            records.append(store.add_index(index.digest, names=index.names))
+        return records

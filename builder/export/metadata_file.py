@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from builder.export.atomic_file import write_atomically
 
 if TYPE_CHECKING:
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
 
 __all__ = ["build_metadata", "write_metadata_file"]
 
 
 def build_metadata(
     store: Store,
-    record: ImageRecord,
+    record: ImageRecord | IndexRecord,
     *,
     names: Sequence[str] | None = None,
     pushed_digest: str | None = None,
@@ -46,8 +46,24 @@ def build_metadata(
     """The metadata document for `record` (names default to the record's names).
 
     An image with attestations is described by its index [image, attestation
-    manifest], as buildx does.
+    manifest], as buildx does. For a multi-platform image (an index record) the
+    descriptor is the index's, with no config digest, as BuildKit writes it.
     """
+    from builder.store import IndexRecord
+
+    if isinstance(record, IndexRecord):
+        document: dict[str, Any] = {
+            "containerimage.descriptor": {
+                "digest": record.digest,
+                "mediaType": record.media_type,
+                "size": store.blob_size(record.digest),
+            },
+            "containerimage.digest": record.digest,
+        }
+        chosen_names = record.names if names is None else tuple(names)
+        if chosen_names:
+            document["image.name"] = ",".join(chosen_names)
+        return document
     digest = pushed_digest or record.manifest_digest
     media_type, size = record.media_type, store.blob_size(record.manifest_digest)
     if record.attestations is not None:
@@ -79,7 +95,7 @@ def build_metadata(
 
 def write_metadata_file(
     path: Path | str,
-    record: ImageRecord,
+    record: ImageRecord | IndexRecord,
     *,
     store: Store,
     pushed_digest: str | None = None,

@@ -7,7 +7,10 @@ the tag and `io.containerd.image.name` = the full name. An image without a
 name gets one entry without annotations.
 
 Reading: every index entry is followed to a single-platform manifest (a
-nested index selects the host platform). Its name comes from
+nested index selects the host platform), except a named nested index whose
+every platform's image is in the layout (what a multi-platform build or
+`save` writes): without a platform asked for, all of them are loaded and the
+name names the index, as the store keeps multi-platform images. Its name comes from
 `io.containerd.image.name`, else from a `ref.name` that is a whole
 reference (`busybox:1.36`); a bare tag (`latest`) names no repository, so
 that image is loaded without a name and a warning says so.
@@ -28,7 +31,7 @@ from builder.errors import ImageError
 from builder.export.archive_reader import ArchiveFiles, blob_name, read_blob_document
 from builder.export.atomic_file import write_atomically
 from builder.export.selection import ImageSelection, merge_selections
-from builder.export.staging import StagedImage, name_with_tag, stage_manifest
+from builder.export.staging import StagedImage, StagedIndex, name_with_tag, stage_manifest
 from builder.export.tar_writer import TarEntry, dir_entries, file_entry, write_tar
 from builder.image import mediatypes
 from builder.image.digest import sha256_digest
@@ -57,7 +60,10 @@ Warn = Callable[[str], None]
 def image_blobs(
     store: Store, selection: ImageSelection, *, attestations: bool = True
 ) -> list[tuple[str, int]]:
-    """(digest, size) of an image's manifest, config and layers (and attestations, index)."""
+    """(digest, size) of an image's manifest, config and layers (and attestations, index);
+    for a multi-platform image, its index's and all its images'."""
+    if selection.index is not None:
+        return _index_blobs(store, selection.index.digest)
     record = selection.record
     manifest = store.manifest(record)
     blobs = [(record.manifest_digest, store.blob_size(record.manifest_digest))]
@@ -74,20 +80,48 @@ def image_blobs(
     return blobs
 
 
+def _index_blobs(store: Store, digest: str) -> list[tuple[str, int]]:
+    """(digest, size) of an index, its platforms' images and its other entries."""
+    blobs = [(digest, store.blob_size(digest))]
+    records = [r for _, r in store.platforms_of(digest) or []]
+    blobs.extend(_index_extras(store, digest, {r.manifest_digest for r in records}))
+    for record in records:
+        manifest = store.manifest(record)
+        blobs.append((record.manifest_digest, store.blob_size(record.manifest_digest)))
+        blobs.append((manifest.config.digest, manifest.config.size))
+        blobs.extend((layer.digest, layer.size) for layer in manifest.layers)
+    return list(dict.fromkeys(blobs))
+
+
+def _index_extras(store: Store, digest: str, images: set[str]) -> list[tuple[str, int]]:
+    """Blobs of an index's entries that are not platform images (attestation manifests)."""
+    from builder.image.model import Manifest
+
+    found: list[tuple[str, int]] = []
+    for entry in Index.from_bytes(store.read_blob(digest)).manifests:
+        if entry.digest in images or entry.media_type not in mediatypes.MANIFEST_TYPES:
+            continue
+        manifest = Manifest.from_bytes(store.read_blob(entry.digest), entry.media_type)
+        found.append((entry.digest, entry.size))
+        found.extend((d.digest, d.size) for d in (manifest.config, *manifest.layers))
+    return found
+
+
 def index_entries(
     store: Store, selection: ImageSelection, *, attestations: bool = True
 ) -> list[Descriptor]:
     """index.json entries for one image: one per name, or one unnamed entry.
 
-    An image with attestations is entered as its index [image, attestation manifest],
+    A multi-platform image's entries point at its image index (no platform); an
+    image with attestations is entered as its index [image, attestation manifest],
     as BuildKit's oci exporter writes it.
     """
     record = selection.record
-    size = store.blob_size(record.manifest_digest)
-    platform = store.config(record).platform
-    entry_platform = platform if platform.os and platform.architecture else None
-    media_type, digest = record.media_type, record.manifest_digest
-    if attestations and record.attestations is not None:
+    if selection.index is not None:
+        media_type, digest = selection.index.media_type, selection.index.digest
+        size = store.blob_size(digest)
+        entry_platform = None
+    elif attestations and record.attestations is not None:
         from builder.attest.generate import attested_image_index
 
         index = attested_image_index(store, record)
@@ -95,6 +129,11 @@ def index_entries(
         data = index.to_bytes()
         media_type, digest, size = index.media_type, sha256_digest(data), len(data)
         entry_platform = None
+    else:
+        media_type, digest = record.media_type, record.manifest_digest
+        size = store.blob_size(digest)
+        platform = store.config(record).platform
+        entry_platform = platform if platform.os and platform.architecture else None
     if not selection.names:
         return [Descriptor(media_type, digest, size, platform=entry_platform)]
     entries = []
@@ -102,13 +141,7 @@ def index_entries(
         ref = parse_tag(name)
         annotations = {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag or "latest"}
         entries.append(
-            Descriptor(
-                media_type,
-                digest,
-                size,
-                annotations=annotations,
-                platform=entry_platform,
-            )
+            Descriptor(media_type, digest, size, annotations=annotations, platform=entry_platform)
         )
     return entries
 
@@ -298,14 +331,23 @@ def entry_name(entry: Descriptor, warn: Warn, what: str) -> str | None:
 
 def layout_images(
     store: Store, files: ArchiveFiles, *, warn: Warn, platform: Platform | None = None
-) -> list[StagedImage]:
-    """Stage every image an OCI layout's index.json points to (verified, not yet added)."""
+) -> list[StagedImage | StagedIndex]:
+    """Stage every image an OCI layout's index.json points to (verified, not yet added).
+
+    Named multi-platform images come last, as `StagedIndex`es after their images.
+    """
     check_layout_version(files)
     index = read_index(files)
     wanted = platform or host_platform()
     staged: dict[str, StagedImage] = {}
+    indexes: list[StagedIndex] = []
     for i, entry in enumerate(index.manifests):
         what = f"{INDEX_FILE} entry {i} ({entry.digest})"
+        if platform is None:
+            whole = _whole_index(store, files, entry, warn, what, staged)
+            if whole is not None:
+                indexes.append(whole)
+                continue
         manifest_descriptor = resolve_entry(store, files, entry, wanted, what)
         if manifest_descriptor is None:
             kind = entry.media_type or "no media type"
@@ -321,4 +363,44 @@ def layout_images(
             staged[manifest_descriptor.digest].add_names([name])
     if not staged:
         raise ImageError(f"{INDEX_FILE}: the layout holds no image for {wanted}")
-    return list(staged.values())
+    return [*staged.values(), *indexes]
+
+
+def _whole_index(
+    store: Store,
+    files: ArchiveFiles,
+    entry: Descriptor,
+    warn: Warn,
+    what: str,
+    staged: dict[str, StagedImage],
+) -> StagedIndex | None:
+    """Stage every platform of a named nested index; None to read the entry the usual way.
+
+    That is when it is not an index, has no name, or lacks a platform's blobs.
+    """
+    if entry.media_type not in mediatypes.INDEX_TYPES:
+        return None
+    name = entry_name(entry, _no_warning, what)
+    if name is None or not files.exists(blob_name(entry.digest)):
+        return None
+    files.ensure_blob(entry.digest, entry.size)
+    nested = Index.from_bytes(read_blob_document(store, entry.digest, what), entry.media_type)
+    platforms = [
+        d
+        for d in nested.manifests
+        if d.media_type in mediatypes.MANIFEST_TYPES
+        and d.platform is not None
+        and d.platform.os != "unknown"
+    ]
+    if len(platforms) < 2 or not all(files.exists(blob_name(d.digest)) for d in platforms):
+        return None
+    for descriptor in platforms:
+        if descriptor.digest not in staged:
+            manifest, _config = stage_manifest(store, files, descriptor, what)
+            staged[descriptor.digest] = StagedImage(descriptor.digest, manifest.config.digest)
+    entry_name(entry, warn, what)  # its warnings, once
+    return StagedIndex(entry.digest, [name])
+
+
+def _no_warning(_message: str) -> None:
+    return None

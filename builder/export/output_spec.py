@@ -5,13 +5,14 @@ is quoted whole: `type=image,"name=a:1,b:1"`). Two shorthands, as buildx:
 `-o DIR` is `type=local,dest=DIR` and `-o -` is `type=tar,dest=-`.
 
 - `image`: the image in the local store, under its names; options `name=`
-  (a comma list), `push=`, `registry.insecure=`;
+  (a comma list), `push=`, `registry.insecure=`, `oci-mediatypes=` (false:
+  Docker schema 2 manifests and manifest list, as buildx writes them);
 - `registry`: `image` with `push=true`;
 - `docker`: a docker-archive for `docker load` (`dest=FILE`, or `-` for
   stdout); without `dest`, loaded into a Docker engine (and named in the
   local store), as buildx does: that is `--load`; `name=`, `tar=`;
 - `oci`: an OCI archive (`dest=FILE`, default `-`), or with `tar=false` an
-  OCI layout directory; `name=`, `tar=`;
+  OCI layout directory; `name=`, `tar=`, `oci-mediatypes=`;
 - `tar`: the image's root filesystem as one tar (`dest=FILE`, default `-`);
 - `local`: the image's root filesystem written into the directory `dest`;
 - `cacheonly`: nothing is exported.
@@ -19,7 +20,7 @@ is quoted whole: `type=image,"name=a:1,b:1"`). Two shorthands, as buildx:
 `rewrite-timestamp=` (image, docker, oci) is accepted: with SOURCE_DATE_EPOCH
 pybuild always clamps layer mtimes, as BuildKit does with it set to true.
 Options of buildx that pybuild does not implement (compression, annotations,
-oci-mediatypes, ...) are accepted and ignored, each with a warning
+...) are accepted and ignored, each with a warning
 (`OutputSpec.warnings`); an unknown type, a malformed field, a bad boolean or
 a missing `dest` is a UsageError. Names from `-t` replace `name=` of image,
 docker and oci outputs (buildx does the same).
@@ -59,10 +60,17 @@ _FALSE: Final = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 #: writer clamps mtimes): accepted without a warning, and its value checked.
 _KNOWN: Final = {
     "image": frozenset(
-        {"name", "push", "registry.insecure", "push-by-digest", "rewrite-timestamp"}
+        {
+            "name",
+            "push",
+            "registry.insecure",
+            "push-by-digest",
+            "oci-mediatypes",
+            "rewrite-timestamp",
+        }
     ),
     "docker": frozenset({"name", "dest", "tar", "rewrite-timestamp"}),
-    "oci": frozenset({"name", "dest", "tar", "rewrite-timestamp"}),
+    "oci": frozenset({"name", "dest", "tar", "oci-mediatypes", "rewrite-timestamp"}),
     "tar": frozenset({"dest"}),
     "local": frozenset({"dest"}),
     "cacheonly": frozenset(),
@@ -80,6 +88,8 @@ class OutputSpec:
     tar: bool = True  #: docker/oci: a tar file; False: a directory
     insecure: bool = False  #: `registry.insecure=true`: plain HTTP / unverified TLS for the push
     ignored: tuple[str, ...] = ()  #: options given but not implemented
+    #: `oci-mediatypes=false`: the image (and its index) in Docker schema 2 media types
+    oci_mediatypes: bool = True
     text: str = ""  #: the value as given, for messages
 
     @property
@@ -173,6 +183,8 @@ def _spec(kind: str, attrs: dict[str, str], text: str) -> OutputSpec:
         _bool(attrs["rewrite-timestamp"], "rewrite-timestamp", text)
     if "name" in attrs:
         spec = replace(spec, names=_names(attrs["name"], text))
+    if "oci-mediatypes" in attrs and kind in ("image", "oci"):
+        spec = replace(spec, oci_mediatypes=_bool(attrs["oci-mediatypes"], "oci-mediatypes", text))
     if kind == "image":
         if "push" in attrs:
             wanted = _bool(attrs["push"], "push", text)

@@ -50,7 +50,9 @@ if TYPE_CHECKING:
     from builder.export.docker_engine import EngineAddress
     from builder.export.selection import ImageSelection
     from builder.registry.progress import Progress
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
+
+    Built = ImageRecord | IndexRecord  #: one image, or a multi-platform one
 
 __all__ = [
     "OUTPUT_TYPES",
@@ -65,7 +67,7 @@ __all__ = [
 
 def export_outputs(
     store: Store,
-    record: ImageRecord,
+    record: Built,
     specs: Sequence[OutputSpec],
     *,
     tags: Sequence[str],
@@ -75,6 +77,10 @@ def export_outputs(
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Export `record` to every output of `specs`, in order; return lines saying what was done.
+
+    `record` is an image, or an index record for a multi-platform build: the
+    store and registries get the index, an OCI archive holds it, and `local`
+    and `tar` outputs get one subdirectory per platform (`linux_arm64/`).
 
     `tags` (the `-t` values) name the image in image, docker and oci outputs,
     replacing their `name=`. `environ` (default: os.environ) says where the
@@ -111,9 +117,23 @@ def export_outputs(
             _export(store, record, spec, names, stdout, push_progress, tuple(insecure_registries))
         )
         if spec.to_engine:
-            assert engine is not None
-            lines.extend(_to_engine(store, record, names, engine))
+            assert engine is not None and not _is_index(record)
+            lines.extend(_to_engine(store, cast("ImageRecord", record), names, engine))
     return lines
+
+
+def _is_index(record: Built) -> bool:
+    from builder.store import IndexRecord
+
+    return isinstance(record, IndexRecord)
+
+
+def _platforms(store: Store, record: Built) -> list[tuple[str, ImageRecord]]:
+    """(platform directory, image) of each platform of a multi-platform result."""
+    from builder.export.multiplatform import platform_dir
+
+    digest = cast("IndexRecord", record).digest
+    return [(platform_dir(p), r) for p, r in store.platforms_of(digest) or []]
 
 
 def _is_terminal(stream: BinaryIO) -> bool:
@@ -125,7 +145,7 @@ def _is_terminal(stream: BinaryIO) -> bool:
 
 def _export(
     store: Store,
-    record: ImageRecord,
+    record: Built,
     spec: OutputSpec,
     names: tuple[str, ...],
     stdout: BinaryIO,
@@ -139,9 +159,13 @@ def _export(
     if spec.type in ("docker", "oci"):
         return _image_archive(store, record, spec, names, stdout)
     if spec.type == "tar":
-        return _rootfs_tar(store, record, spec, stdout)
+        if _is_index(record):
+            return _platforms_tar(store, _platforms(store, record), spec, stdout)
+        return _rootfs_tar(store, cast("ImageRecord", record), spec, stdout)
     if spec.type == "local":
-        return _rootfs_dir(store, record, spec)
+        if _is_index(record):
+            return _platforms_dir(store, _platforms(store, record), spec)
+        return _rootfs_dir(store, cast("ImageRecord", record), spec)
     raise UsageError(f'output "{spec.text}": unknown type "{spec.type}"')
 
 
@@ -164,16 +188,23 @@ def _to_engine(
 
 def _to_store(
     store: Store,
-    record: ImageRecord,
+    record: Built,
     spec: OutputSpec,
     names: tuple[str, ...],
     push_progress: Progress | None,
     insecure_registries: tuple[str, ...],
 ) -> list[str]:
-    lines = [f"writing image {record.id}"]
-    if names:
-        store.add_image(record.manifest_digest, names=names)
-        lines.extend(f"naming to {name}" for name in names)
+    from builder.store import IndexRecord
+
+    if isinstance(record, IndexRecord):
+        lines = [f"writing image index {record.digest}"]
+        if names:
+            store.add_index(record.digest, names=names)
+    else:
+        lines = [f"writing image {record.id}"]
+        if names:
+            store.add_image(record.manifest_digest, names=names)
+    lines.extend(f"naming to {name}" for name in names)
     if not spec.push:
         return lines
     from builder.registry.push import push
@@ -188,7 +219,7 @@ def _to_store(
 
 def _image_archive(
     store: Store,
-    record: ImageRecord,
+    record: Built,
     spec: OutputSpec,
     names: tuple[str, ...],
     stdout: BinaryIO,
@@ -196,8 +227,13 @@ def _image_archive(
     from builder.export.docker_archive import save_docker_archive
     from builder.export.oci_layout import save_oci
     from builder.export.selection import ImageSelection
+    from builder.store import IndexRecord
 
-    selections = [ImageSelection(record, list(names))]
+    if isinstance(record, IndexRecord):
+        main = store.resolve(record.digest)
+        selections = [ImageSelection(main, list(names), index=record)]
+    else:
+        selections = [ImageSelection(record, list(names))]
     lines = [f"exporting to {spec.type} image format"]
     assert spec.dest is not None  # docker without dest goes to the store
     if not spec.tar:
@@ -295,6 +331,49 @@ def _rootfs_tar(store: Store, record: ImageRecord, spec: OutputSpec, stdout: Bin
         _add_attestation_files(store, record, tree)
         line = _write_output(spec, lambda out: write_rootfs_tar(tree, out), stdout, "tarball")
     return ["exporting to client tarball", line]
+
+
+def _platforms_tar(
+    store: Store, images: list[tuple[str, ImageRecord]], spec: OutputSpec, stdout: BinaryIO
+) -> list[str]:
+    """One tar holding each platform's root filesystem under `linux_amd64/`, ..."""
+    import os
+    from contextlib import ExitStack
+
+    from builder.export.rootfs_export import flattened_rootfs, write_rootfs_tar
+
+    with ExitStack() as stack:
+        top = store.temp_dir("platforms")
+        stack.callback(lambda: _remove_quietly(top))
+        for directory, record in images:
+            tree = stack.enter_context(flattened_rootfs(store, record))
+            os.rename(tree, top / directory)
+            # give the tree back before flattened_rootfs cleans it up
+            stack.callback(os.rename, top / directory, tree)
+        os.chmod(top, 0o755)
+        line = _write_output(spec, lambda out: write_rootfs_tar(top, out), stdout, "tarball")
+    return ["exporting to client tarball", line]
+
+
+def _remove_quietly(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _platforms_dir(
+    store: Store, images: list[tuple[str, ImageRecord]], spec: OutputSpec
+) -> list[str]:
+    """Each platform's root filesystem into `dest/linux_amd64/`, ..., as BuildKit writes them."""
+    from builder.export.rootfs_export import flattened_rootfs, write_rootfs_dir
+
+    assert spec.dest is not None
+    lines = ["exporting to client directory"]
+    for directory, record in images:
+        with flattened_rootfs(store, record) as tree:
+            write_rootfs_dir(tree, Path(spec.dest) / directory)
+        lines.append(f"copying files to {Path(spec.dest) / directory}")
+    return lines
 
 
 def _rootfs_dir(store: Store, record: ImageRecord, spec: OutputSpec) -> list[str]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from builder.errors import ImageError, UsageError
 from builder.image import mediatypes
 from builder.image.model import Descriptor, History, ImageConfig, Manifest
-from builder.image.platform import host_platform
+from builder.image.platform import Platform, host_platform, normalize
 from builder.image.reference import ReferenceError, parse_tag
 
 if TYPE_CHECKING:
@@ -58,9 +58,11 @@ def _opened(source: Path | BinaryIO) -> Iterator[BinaryIO]:
         yield stream
 
 
-def import_config(diff_id: str, *, created: str, comment: str) -> ImageConfig:
-    """The image config of an imported root filesystem."""
-    platform = host_platform()
+def import_config(
+    diff_id: str, *, created: str, comment: str, platform: Platform | None = None
+) -> ImageConfig:
+    """The image config of an imported root filesystem (for `platform`, default the host's)."""
+    platform = normalize(platform) if platform is not None else host_platform()
     return ImageConfig(
         architecture=platform.architecture,
         os=platform.os,
@@ -80,6 +82,7 @@ def import_rootfs(
     source_label: str | None = None,
     created: str | None = None,
     edit_config: Callable[[ImageConfig], None] | None = None,
+    platform: Platform | None = None,
 ) -> ImageRecord:
     """Import a rootfs tar (a path, or a stream such as stdin) as a new image.
 
@@ -88,6 +91,9 @@ def import_rootfs(
     for a stream). `created` (RFC 3339) defaults to the newest mtime in the
     tarball (see the module docstring). `edit_config` changes the config in
     place before it is stored (`import --change`).
+    With `platform` (`import --platform`), the image is for that platform and
+    `name` keeps naming its other platforms: the name then names an index of
+    them all (`Store.add_platform`).
     """
     from builder.snapshot.layer import recompress_tar
 
@@ -103,7 +109,10 @@ def import_rootfs(
             layer = recompress_tar(stream, writer, compression="gzip")
         created = created or created_of(layer.newest_mtime)
         config = import_config(
-            layer.diff_id, created=created, comment=message or f"Imported from {label}"
+            layer.diff_id,
+            created=created,
+            comment=message or f"Imported from {label}",
+            platform=platform,
         )
         if edit_config is not None:
             edit_config(config)
@@ -118,5 +127,8 @@ def import_rootfs(
         manifest_digest = store.put_blob(manifest.to_bytes())
         from builder.store import IncomingImage
 
-        names = (full_name,) if full_name else ()
-        return store.add_unpacked_images([IncomingImage(manifest_digest, names)])[0]
+        names = (full_name,) if full_name and platform is None else ()
+        record = store.add_unpacked_images([IncomingImage(manifest_digest, names)])[0]
+        if full_name and platform is not None:
+            store.add_platform(full_name, manifest_digest)
+        return record

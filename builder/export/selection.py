@@ -16,15 +16,16 @@ from builder.errors import ImageError
 from builder.image.reference import ReferenceError, parse_reference, parse_tag
 
 if TYPE_CHECKING:
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
 
 
 @dataclass
 class ImageSelection:
     """One image to export and the full names (`docker.io/library/debian:bookworm`) to give it."""
 
-    record: ImageRecord
+    record: ImageRecord  #: for a multi-platform image: its host's (or first) platform's
     names: list[str] = field(default_factory=list)
+    index: IndexRecord | None = None  #: a multi-platform image: exported whole, as its index
 
 
 def _as_name(text: str) -> str | None:
@@ -43,9 +44,12 @@ def select_images(store: Store, texts: Iterable[str]) -> list[ImageSelection]:
     selected: dict[str, ImageSelection] = {}
     for text in texts:
         record = store.resolve(text)
-        entry = selected.setdefault(record.id, ImageSelection(record))
+        index = store.find_index(text)
+        key = index.digest if index is not None else record.id
+        entry = selected.setdefault(key, ImageSelection(record, index=index))
+        names = index.names if index is not None else record.names
         name = _as_name(text)  # an ID that also parses as a name is not one of the image's names
-        if name is not None and name in record.names and name not in entry.names:
+        if name is not None and name in names and name not in entry.names:
             entry.names.append(name)
     return list(selected.values())
 
@@ -54,7 +58,8 @@ def merge_selections(selections: Sequence[ImageSelection]) -> list[ImageSelectio
     """Collapse repeated images, keeping every name once, in first-seen order."""
     merged: dict[str, ImageSelection] = {}
     for selection in selections:
-        entry = merged.setdefault(selection.record.id, ImageSelection(selection.record))
+        key = selection.index.digest if selection.index is not None else selection.record.id
+        entry = merged.setdefault(key, ImageSelection(selection.record, index=selection.index))
         for name in selection.names:
             try:
                 full = str(parse_tag(name))

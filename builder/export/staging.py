@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class StagedIndex:
+    """A named multi-platform image of an archive: its stored index, every platform staged."""
+
+    digest: str
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
 class StagedImage:
     """One image of an archive: its stored manifest and the names to give it."""
 

@@ -18,7 +18,7 @@ from builder.errors import ImageError
 from builder.image import mediatypes
 from builder.image.digest import parse_digest
 from builder.image.jsontext import parse_json
-from builder.image.platform import Platform
+from builder.image.platform import Platform, normalize
 
 #: Lone surrogates: the bytes of a Dockerfile that were not UTF-8 (kept as surrogate escapes).
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -239,9 +239,13 @@ def is_index(data: bytes, media_type: str | None = None) -> bool:
 
 
 def platform_matches(wanted: Platform, offered: Platform | None) -> bool:
-    """Whether an index entry's platform serves `wanted` (variant optional when unset)."""
+    """Whether an index entry's platform serves `wanted` (variant optional when unset).
+
+    Both are normalized first: `arm64/v8` is `arm64`, `arm` is `arm/v7`.
+    """
     if offered is None:
         return False
+    wanted, offered = normalize(wanted), normalize(offered)
     if (offered.os, offered.architecture) != (wanted.os, wanted.architecture):
         return False
     if not wanted.variant or not offered.variant:
@@ -257,7 +261,7 @@ def select_manifest(index: Index, wanted: Platform) -> Descriptor | None:
         if d.media_type in mediatypes.MANIFEST_TYPES | {""} and platform_matches(wanted, d.platform)
     ]
     for d in candidates:
-        if d.platform is not None and d.platform.variant == wanted.variant:
+        if d.platform is not None and normalize(d.platform).variant == normalize(wanted).variant:
             return d
     return candidates[0] if candidates else None
 

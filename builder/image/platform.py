@@ -58,6 +58,36 @@ def _normalize_arch(arch: str, variant: str) -> tuple[str, str]:
     return arch, variant
 
 
+def normalize(platform: Platform) -> Platform:
+    """The platform in OCI's canonical spelling (`arm64/v8` is `arm64`, `arm` is `arm/v7`)."""
+    arch, variant = _normalize_arch(platform.architecture, platform.variant)
+    return Platform(platform.os.lower(), arch, variant)
+
+
+#: Variants an image may have and still run where `want`'s variant runs (newer runs older).
+_OLDER_VARIANTS = {
+    "arm": {"v8": ("v8", "v7", "v6", "v5"), "v7": ("v7", "v6", "v5"), "v6": ("v6", "v5")},
+    "amd64": {"v4": ("v4", "v3", "v2", ""), "v3": ("v3", "v2", ""), "v2": ("v2", "")},
+}
+
+
+def platform_satisfies(want: Platform, have: Platform) -> bool:
+    """Whether an image built for `have` runs on `want` (containerd's `Only` matcher).
+
+    Both are normalized first; an image with no os or architecture is taken as
+    matching (old images and hand-made ones leave them out).
+    """
+    want, have = normalize(want), normalize(have)
+    if not have.architecture and not have.os:
+        return True
+    if (want.os, want.architecture) != (have.os, have.architecture):
+        return False
+    if want.variant == have.variant:
+        return True
+    older = _OLDER_VARIANTS.get(want.architecture, {}).get(want.variant)
+    return older is not None and have.variant in older
+
+
 def parse_platform(text: str, *, default_os: str | None = None) -> Platform:
     """Parse `os[/arch[/variant]]` or a bare architecture; raise ValueError if invalid."""
     parts = text.strip().split("/")
@@ -94,6 +124,31 @@ def host_platform() -> Platform:
     arch, variant = mapping.get(machine, (machine or "amd64", ""))
     arch, variant = _normalize_arch(arch, variant)
     return Platform(os_name, arch, variant)
+
+
+def parse_platforms(texts: list[str]) -> list[Platform]:
+    """`--platform a,b` (each item may hold commas), normalized, duplicates dropped, in order."""
+    platforms: list[Platform] = []
+    for text in texts:
+        for item in text.split(","):
+            if not item.strip():
+                continue
+            platform = parse_platform(item)
+            if platform not in platforms:
+                platforms.append(platform)
+    return platforms
+
+
+def needs_emulation(target: Platform, host: Platform | None = None) -> bool:
+    """Whether a program for `target` needs an emulator on `host` (default: this one)."""
+    host = normalize(host or host_platform())
+    target = normalize(target)
+    if target.os != host.os:
+        return False  # another OS is not emulated; the runtime refuses it itself
+    if target.architecture == host.architecture:
+        return False
+    native = {"amd64": ("386",), "arm64": ("arm",)}  # 64-bit hosts that run 32-bit code
+    return target.architecture not in native.get(host.architecture, ())
 
 
 def platform_args(target: Platform, build: Platform) -> dict[str, str]:

@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["BaseImageLookup", "BaseRef", "BuildPlan", "PlannedStage", "Step", "plan"]
 
 #: Gives the config of an image by its (expanded) name, or None when it is unknown.
-BaseImageLookup = Callable[[str], "ImageConfig | None"]
+#: (image name, platform of the stage) -> the image's config for that platform, or None
+BaseImageLookup = Callable[[str, str], "ImageConfig | None"]
 
 RESERVED_STAGE_NAMES = frozenset({"scratch", "context"})
 _INDEX = re.compile(r"^[+-]?\d+$")
@@ -84,6 +85,8 @@ def plan(
     build_platform: str | None = None,
     base_image: BaseImageLookup | None = None,
     contexts: Mapping[str, str | None] | None = None,
+    step_prefix: str = "",
+    first_vertex: int = 1,
 ) -> BuildPlan:
     """Plan a build: stages, their dependencies and steps, `--target` pruning, waves.
 
@@ -91,7 +94,8 @@ def plan(
     (default: `os.environ`), like `docker build --build-arg NAME`.
     `platform` is the target platform (default: the host's), `build_platform`
     the one the build runs on (default: the host's).
-    `base_image(name)` gives the config of an external base image (None:
+    `base_image(name, platform)` gives the config of an external base image
+    for the stage's platform (its `FROM --platform`, else `platform`) (None:
     unknown, plan the stage without it). It is called once for each needed
     stage FROM an image, never for `scratch`, stages or pruned stages; what
     it raises propagates. With it, stages start with the image's environment
@@ -99,6 +103,9 @@ def plan(
     triggers first. `contexts` maps named build contexts (their short names,
     `builder.plan.named_contexts.context_name`) to an image reference, or to None
     for a directory; the executor reads a `--from` of such a name itself.
+    `step_prefix` starts every progress name (a multi-platform build gives
+    "linux/arm64 ": "[linux/arm64 2/4] RUN ..."), and vertices are numbered
+    from `first_vertex`, so the graphs of several platforms share one display.
     Raises ParseError for invalid instructions and PlanError for everything
     that parses but cannot be built.
     """
@@ -138,9 +145,10 @@ def plan(
     configs: dict[int, ImageConfig] = {}
     triggers: dict[int, list[Command]] = {}
     if base_image is not None:
+        stage_platforms = [p or str(target_platform) for p in platforms]
         needed = _load_base_images(
             dockerfile, stages, names, bases, target_index, base_image, edges, images, deps,
-            configs, triggers,
+            configs, triggers, stage_platforms,
         )  # fmt: skip
     _check_order(dockerfile, stages, edges, needed)
 
@@ -149,7 +157,7 @@ def plan(
         lexer=lexer,
         build_args=args,
         globals_=globals_,
-        vertices=itertools.count(1),
+        vertices=itertools.count(first_vertex),
     )
     scopes: dict[int, Scope] = {}
     planned: list[PlannedStage] = []
@@ -164,7 +172,7 @@ def plan(
                 scope = _starting_scope(
                     stage.index, base, configs, base_image, platforms, target_platform
                 )
-            prefix = "" if single else f"{_display_name(stage)} "
+            prefix = step_prefix + ("" if single else f"{_display_name(stage)} ")
             steps = stage_steps(
                 stage, base, platforms[stage.index], scope, ctx, prefix,
                 triggers.get(stage.index, ()),
@@ -380,6 +388,7 @@ def _load_base_images(
     deps: list[list[int]],
     configs: dict[int, ImageConfig],
     triggers: dict[int, list[Command]],
+    platforms: list[str],
 ) -> set[int]:
     """Ask for the config of each needed stage's base image, once, and read its triggers.
 
@@ -397,7 +406,7 @@ def _load_base_images(
             break
         for index in todo:
             asked.add(index)
-            config = base_image(bases[index].name)
+            config = base_image(bases[index].name, platforms[index])
             if config is None:
                 continue
             configs[index] = config

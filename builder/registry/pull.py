@@ -1,11 +1,14 @@
 """Pull an image from a registry into the local store.
 
 Tag -> manifest or index; an index is narrowed to one platform (the host's,
-or the one asked for). The config comes first (its platform is checked),
-then the layers the store lacks, a few at a time. Every blob is verified
-while it streams into the store, and every layer is unpacked (its diff_id
-checked) before the image record is written; any failure stores no image
-record and moves no name.
+or the one asked for). With a platform asked for, the tag keeps naming
+the platforms pulled before under it (`Store.add_platform`), so pulling
+`--platform linux/amd64` then `linux/arm64` leaves one name for both.
+The config comes first (its platform is checked), then the layers the
+store lacks, a few at a time. Every blob is verified while it streams into
+the store, and every layer is unpacked (its diff_id checked) before the
+image record is written; any failure stores no image record and moves no
+name.
 """
 
 from __future__ import annotations
@@ -166,8 +169,15 @@ class _Puller:
             names.append(str(Reference(ref.registry, ref.path, ref.tag)))
         from builder.store import IncomingImage
 
-        image = IncomingImage(manifest_digest, tuple(names), f"{ref.name}@{top_digest}")
-        return self.store.add_unpacked_images([image])[0]
+        if self.platform is None:
+            image = IncomingImage(manifest_digest, tuple(names), f"{ref.name}@{top_digest}")
+            return self.store.add_unpacked_images([image])[0]
+        # `--platform`: the tag keeps naming the platforms already pulled under it
+        image = IncomingImage(manifest_digest, (), f"{ref.name}@{top_digest}")
+        record = self.store.add_unpacked_images([image])[0]
+        for name in names:
+            self.store.add_platform(name, manifest_digest)
+        return self.store.find(record.manifest_digest) or record
 
     # -- checks ----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from builder.registry.parallel import Cancelled, run_jobs
 from builder.registry.progress import Kind, Progress, ProgressEvent, State, no_progress
 
 if TYPE_CHECKING:
-    from builder.store import ImageRecord, Store
+    from builder.store import ImageRecord, IndexRecord, Store
 
 DEFAULT_JOBS = 3
 _MAX_MOUNT_TRIES = 3
@@ -85,19 +85,28 @@ def push(
     insecure: bool = False,
     jobs: int = DEFAULT_JOBS,
 ) -> str:
-    """Push a stored image to `reference` (default: its own name); return the manifest digest."""
+    """Push a stored image to `reference` (default: its own name); return the manifest digest.
+
+    A multi-platform image goes as every platform's manifest (by digest; a
+    blob two platforms share is uploaded once) and then its index under the
+    tag; the index digest is returned.
+    """
     record = store.resolve(image_text)
-    ref = push_target(record.names, image_text, reference)
+    index = store.find_index(image_text)
+    names = index.names if index is not None else record.names
+    ref = push_target(names, image_text, reference)
     own_client = client is None
     session = client or RegistryClient(ref.registry, insecure=insecure)
     try:
-        digest = _Pusher(
-            store, session, ref, no_progress if progress is None else progress, jobs
-        ).run(record)
+        pusher = _Pusher(store, session, ref, no_progress if progress is None else progress, jobs)
+        digest = pusher.run(record) if index is None else pusher.run_index(index)
     finally:
         if own_client:
             session.close()
-    store.add_image(record.manifest_digest, repo_digest=f"{ref.name}@{digest}")
+    if index is None:
+        store.add_image(record.manifest_digest, repo_digest=f"{ref.name}@{digest}")
+    else:
+        store.add_index(index.digest, repo_digest=f"{ref.name}@{digest}")
     return digest
 
 
@@ -117,15 +126,53 @@ class _Pusher:
         self.progress = progress
         self.jobs = max(1, jobs)
         self.sources: dict[str, list[str]] = {}
+        self.done: set[str] = set()  #: blobs already in the repository (pushed or found)
+        self.done_lock = threading.Lock()
 
     def emit(self, desc: Descriptor, kind: Kind, state: State, done: int = 0) -> None:
         self.progress(ProgressEvent(desc.digest, kind, state, done, desc.size))
 
-    def run(self, record: ImageRecord) -> str:
-        manifest_bytes = self.store.read_blob(record.manifest_digest)
-        manifest = self.store.manifest(record)
+    def run_index(self, index: IndexRecord) -> str:
+        """Each platform's image by digest, then the index under the tag."""
+        from builder.image.model import Index
+
         self.sources = mount_sources(self.store, self.ref)
         self.client.ping()
+        data = self.store.read_blob(index.digest)
+        document = Index.from_bytes(data, index.media_type)
+        images = {
+            m: r
+            for _, r in self.store.platforms_of(index.digest) or []
+            for m in [r.manifest_digest]
+        }
+        for entry in document.manifests:
+            record = images.get(entry.digest)
+            if record is not None:
+                self.run(record, by_digest=True, checked=True)
+            else:  # an entry that is not an image of the store (an attestation, say)
+                self._push_document(entry)
+        tag = self.ref.tag or "latest"
+        digest = self.client.put_manifest(self.repo, tag, data, document.media_type)
+        if digest != index.digest:
+            raise ImageError(f"pushed index {digest} differs from the stored {index.digest}")
+        self.emit(Descriptor(document.media_type, digest, len(data)), "manifest", "done")
+        return digest
+
+    def _push_document(self, entry: Descriptor) -> None:
+        from builder.image.model import Manifest
+
+        data = self.store.read_blob(entry.digest)
+        manifest = Manifest.from_bytes(data, entry.media_type or None)
+        for blob in (*manifest.layers, manifest.config):
+            self._push_blob(blob, "layer", threading.Event())
+        self.client.put_manifest(self.repo, entry.digest, data, manifest.media_type)
+
+    def run(self, record: ImageRecord, *, by_digest: bool = False, checked: bool = False) -> str:
+        manifest_bytes = self.store.read_blob(record.manifest_digest)
+        manifest = self.store.manifest(record)
+        if not checked:
+            self.sources = mount_sources(self.store, self.ref)
+            self.client.ping()
 
         layers: list[Descriptor] = []
         for layer in manifest.layers:
@@ -136,8 +183,8 @@ class _Pusher:
         run_jobs(layers, lambda layer, cancel: self._push_blob(layer, "layer", cancel), self.jobs)
         self._push_blob(manifest.config, "config", threading.Event())
 
-        tag = self.ref.tag or "latest"
-        if record.attestations is not None:
+        tag = record.manifest_digest if by_digest else self.ref.tag or "latest"
+        if record.attestations is not None and not by_digest:
             return self._push_attested(record, manifest_bytes, tag)
         digest = self.client.put_manifest(self.repo, tag, manifest_bytes, record.media_type)
         if digest != record.manifest_digest:
@@ -173,6 +220,15 @@ class _Pusher:
     def _push_blob(self, desc: Descriptor, kind: Kind, cancel: threading.Event) -> None:
         if cancel.is_set():
             raise Cancelled()
+        with self.done_lock:
+            if desc.digest in self.done:  # another platform of this push had it
+                self.emit(desc, kind, "exists", desc.size)
+                return
+        self._upload(desc, kind)
+        with self.done_lock:
+            self.done.add(desc.digest)
+
+    def _upload(self, desc: Descriptor, kind: Kind) -> None:
         if self.client.has_blob(self.repo, desc.digest, push=True):
             self.emit(desc, kind, "exists", desc.size)
             return

@@ -62,7 +62,47 @@ from builder.solve.workspace import Workspace
 if TYPE_CHECKING:
     from builder.store import ImageRecord, Store
 
-__all__ = ["SolveRequest", "SolveResult", "build", "default_jobs"]
+__all__ = ["SolveRequest", "SolveResult", "build", "check_emulation", "default_jobs"]
+
+
+def _target_platform(request: SolveRequest) -> str:
+    from builder.image.platform import host_platform, parse_platform
+
+    if request.platform is None:
+        return str(host_platform())
+    try:
+        return str(parse_platform(request.platform))
+    except ValueError as exc:
+        raise BuildError(f"invalid platform {request.platform!r}: {exc}") from None
+
+
+def check_emulation(request: SolveRequest) -> None:
+    """BuildError unless every foreign platform a RUN of the build runs under can be emulated.
+
+    For a multi-platform build, before any platform's first step: the plan is
+    made without base images (their ONBUILD triggers are not seen here; the
+    check of each build covers them).
+    """
+    dockerfile = parse(request.dockerfile, request.dockerfile_name)
+    planned = plan(
+        dockerfile, target=request.target, build_args=request.build_args,
+        platform=request.platform, environ=request.environ,
+        contexts={name: c.image for name, c in request.contexts.items()},
+    )  # fmt: skip
+    _check_plan_emulation(planned)
+
+
+def _check_plan_emulation(planned: BuildPlan) -> None:
+    from builder.image.platform import needs_emulation, parse_platform
+
+    for stage in planned.stages:
+        if not stage.needed or not any(step.kind == "run" for step in stage.steps):
+            continue
+        platform = parse_platform(stage.platform or planned.platform)
+        if needs_emulation(platform):
+            from builder.runtime.emulation import find_emulator
+
+            find_emulator(str(platform))
 
 
 def build(store: Store, request: SolveRequest, *, progress: Reporter = no_progress) -> SolveResult:
@@ -78,7 +118,7 @@ class _Build:
         self.progress = progress
         self.lines = request.dockerfile.decode("utf-8", "replace").split("\n")
         self.stages: dict[int, StageState] = {}
-        self.bases = Bases(store, pull=request.pull)
+        self.bases = Bases(store, pull=request.pull, platform=_target_platform(request))
         self.cache = BuildCache(store.cache_root)
         #: set when one stage fails (the others stop) or by the caller (everything stops)
         self.cancel = BuildStop(request.cancel)
@@ -104,10 +144,13 @@ class _Build:
             environ=request.environ,
             base_image=self.bases.config,
             contexts={name: c.image for name, c in request.contexts.items()},
+            step_prefix=f"{self.bases.platform} " if request.platform_label else "",
+            first_vertex=request.first_vertex,
         )
         epoch = plan_epoch(self.plan.build_args, self.plan.global_args)
         if epoch is not None and epoch != request.source_date_epoch:
             request = self.request = replace(request, source_date_epoch=epoch)
+        self._check_emulation()
         try:
             ignore = load_ignore_patterns(request.context_dir, request.dockerfile_path)
         except DockerignoreError as err:
@@ -125,7 +168,8 @@ class _Build:
             from_key=self._from_key, run_inputs=request.sandbox.cache_inputs(),
             epoch=request.source_date_epoch,
         )  # fmt: skip
-        self.progress(BuildStarted(self._vertex_count()))
+        # a later platform of a multi-platform build: the total so far, its steps included
+        self.progress(BuildStarted(request.first_vertex - 1 + self._vertex_count()))
         jobs = request.jobs or default_jobs()
         try:
             for wave in self.plan.waves:
@@ -156,6 +200,10 @@ class _Build:
             materials=list(self.ws.materials),
             step_results=dict(self.step_results),
         )
+
+    def _check_emulation(self) -> None:
+        """Before any step: each foreign platform a RUN runs under has an emulator."""
+        _check_plan_emulation(self.plan)
 
     def _vertex_count(self) -> int:
         return sum(
@@ -281,6 +329,10 @@ class _Build:
         )  # fmt: skip
         with ExitStack() as stack:  # read-only mounts the step needs (`--from`), undone after it
             inputs = self.keyer.inputs(state.key, step, state.config.shell)
+            if inputs is not None and step.kind == "run":
+                emulated = self._emulated(stage)
+                if emulated is not None:  # the same base under another CPU: another result
+                    inputs.extra["platform"] = emulated
             key = inputs.key() if inputs is not None else None
             session = self.request.session_keys
             use_cache = key is not None and not self._no_cache(stage)
@@ -318,6 +370,13 @@ class _Build:
                 state.key = StepInputs(state.key, step.instruction,
                                        extra={"result": result.diff_id or ""}).key()  # fmt: skip
         return False
+
+    def _emulated(self, stage: PlannedStage) -> str | None:
+        """The stage's platform when its RUN steps are emulated (None when native)."""
+        from builder.image.platform import needs_emulation, parse_platform
+
+        platform = parse_platform(stage.platform or self.plan.platform)
+        return str(platform) if needs_emulation(platform) else None
 
     def _dispatch(self, state: StageState, step: Step, stack: ExitStack) -> CachedStep:
         # The step modules are imported on first use: a fully cached rebuild never

@@ -63,6 +63,10 @@ class SolveRequest:
     #: --no-cache a step one of them ran is still reused by the others, as BuildKit runs a
     #: vertex that concurrent builds share once
     session_keys: set[str] | None = None
+    #: one platform of a multi-platform build: steps say it (`[linux/arm64 2/4]`), vertices
+    #: are numbered from `first_vertex`, and the image gets no name (its index does)
+    platform_label: bool = False
+    first_vertex: int = 1
 
 
 @dataclass

@@ -138,7 +138,7 @@ def run_step(ws: Workspace, state: StageState, step: Step, stack: ExitStack) -> 
                     cwd=cwd,
                     user=user,
                     network=network,
-                    mounts=[*heredoc_mounts, *run_mounts],
+                    mounts=[*heredoc_mounts, *run_mounts, *_emulator_mounts(state)],
                     insecure=insecure,
                     sandbox=ws.request.sandbox,
                 )
@@ -174,6 +174,26 @@ def _argv_and_script(
     path.write_text(script)
     path.chmod(0o755)
     return args, [Mount(args[0], "bind", str(path), ("rbind", "ro"))]
+
+
+def _emulator_mounts(state: StageState) -> list[Mount]:
+    """For a foreign architecture, the QEMU interpreter's bind when binfmt_misc needs one.
+
+    A native stage pays nothing: not even /proc is read. A handler registered
+    with the fix-binary flag needs no mount either.
+    """
+    from builder.image.platform import needs_emulation, normalize
+
+    platform = normalize(state.config.image.platform)
+    if not platform.architecture or not needs_emulation(platform):
+        return []
+    from builder.runtime.emulation import find_emulator
+    from builder.runtime.spec import Mount
+
+    emulator = find_emulator(str(platform))
+    if emulator.fix_binary:
+        return []
+    return [Mount(emulator.interpreter, "bind", emulator.bind_source(), ("rbind", "ro"))]
 
 
 def _mount_sources(ws: Workspace, stack: ExitStack) -> MountSources:

@@ -48,40 +48,71 @@ def find_stage(plan: BuildPlan, name: str) -> PlannedStage | None:
 
 
 class Bases:
-    """Base images of one build: looked up (or pulled) once, shared by its stages."""
+    """Base images of one build: looked up (or pulled) once per platform, shared by its stages.
 
-    def __init__(self, store: Store, *, pull: bool) -> None:
+    A name that holds several platforms (an index) gives the image of the
+    platform asked for; a name with no image for it is a BuildError naming
+    the platforms it has, never another platform's image.
+    """
+
+    def __init__(self, store: Store, *, pull: bool, platform: str) -> None:
         self.store = store
         self.pull = pull  #: pull again even when the store has the image (`--pull`)
-        self._records: dict[str, ImageRecord] = {}
+        self.platform = platform  #: the build's target platform (a stage may name another)
+        self._records: dict[tuple[str, str], ImageRecord] = {}
         self._lock = threading.Lock()
 
-    def record(self, name: str) -> ImageRecord:
-        """The image `name` from the store, pulled when missing."""
+    def record(self, name: str, platform: str | None = None) -> ImageRecord:
+        """The image `name` for `platform` (default: the target's), pulled when missing."""
+        wanted = platform or self.platform
         with self._lock:
-            if name not in self._records:
-                self._records[name] = self._find_or_pull(name)
-            return self._records[name]
+            if (name, wanted) not in self._records:
+                self._records[name, wanted] = self._find_or_pull(name, wanted)
+            return self._records[name, wanted]
 
     def used(self) -> dict[str, ImageRecord]:
-        """The images looked up so far, by the name asked for."""
+        """The images looked up so far, by the name asked for (the target platform's)."""
         with self._lock:
-            return dict(self._records)
+            return {name: record for (name, _), record in self._records.items()}
 
-    def config(self, name: str) -> ImageConfig | None:
+    def config(self, name: str, platform: str | None = None) -> ImageConfig | None:
         """The image config of a base (None for scratch): the plan reads its ENV and ONBUILD."""
         if name == "scratch":
             return None
-        return self.store.config(self.record(name))
+        return self.store.config(self.record(name, platform))
 
-    def _find_or_pull(self, name: str) -> ImageRecord:
-        record = None if self.pull else self.store.find(name)
+    def _find_or_pull(self, name: str, platform_text: str) -> ImageRecord:
+        from builder.image.platform import parse_platform
+        from builder.store import PlatformMismatchError
+
+        platform = parse_platform(platform_text)
+        try:
+            record = None if self.pull else self.store.find_for_platform(name, platform)
+        except PlatformMismatchError as err:
+            if self._pulled(name):  # the registry may have the platform the store lacks
+                from builder.registry.pull import pull
+
+                try:
+                    return pull(self.store, name, platform=platform)
+                except PybuildError:
+                    pass
+            raise BuildError(
+                f'base image "{name}" has no {platform} image: it offers '
+                f"{', '.join(err.offered) or 'no known platform'}",
+                hint=f"import or pull a {platform} image under that name "
+                f"(pybuild import --platform {platform} ROOTFS.tar {name}, "
+                f"pybuild pull --platform {platform} {name}), or build for "
+                f"{' or '.join(err.offered) or 'its platform'} with --platform",
+            ) from None
         if record is not None:
             return record
+        from builder.image.platform import host_platform
         from builder.registry.pull import pull  # only builds that pull pay for the client
 
-        try:
-            return pull(self.store, name)
+        try:  # the host's platform is pulled as a plain `pull` does it
+            return pull(
+                self.store, name, platform=None if platform == host_platform() else platform
+            )
         except PybuildError as err:
             raise BuildError(
                 f'base image "{name}" is not in the local store, and pulling it failed: '
@@ -89,6 +120,17 @@ class Bases:
                 hint="import it (`pybuild import ROOTFS.tar NAME`), load it "
                 "(`pybuild load -i FILE`), or pull it from a registry you can reach",
             ) from None
+
+    def _pulled(self, name: str) -> bool:
+        """Whether the store's image(s) of `name` came from its registry (a repo digest there)."""
+        from builder.store.lookup import repository
+
+        digests = [
+            d for _, record in self.store.platforms_of(name) or [] for d in record.repo_digests
+        ]
+        index = self.store.find_index(name)
+        digests += list(index.repo_digests) if index is not None else []
+        return any(repository(d) == repository(name) for d in digests)
 
     @staticmethod
     def scratch(stage: PlannedStage, plan: BuildPlan) -> StageState:
@@ -110,7 +152,7 @@ class Bases:
             return done[base.stage_index].copy()
         if base.kind == "scratch":
             return self.scratch(stage, plan)
-        record = self.record(base.name)
+        record = self.record(base.name, stage.platform or plan.platform)
         state = StageState(start_stage(self.store.config(record)), key=record.manifest_digest)
         state.config.image.config.on_build = None  # triggers run once, in this build
         state.layers = list(self.store.manifest(record).layers)

@@ -6,8 +6,8 @@
 from builder.store.blobs import BlobSizeMismatchError, BlobWriter
 from builder.store.gc import DiskUsage, PruneReport
 from builder.store.paths import default_root
-from builder.store.records import ImageRecord, IncomingImage
-from builder.store.store import Store
+from builder.store.records import ImageRecord, IncomingImage, IndexRecord
+from builder.store.store import PlatformMismatchError, Store
 
 __all__ = [
     "BlobSizeMismatchError",
@@ -15,6 +15,8 @@ __all__ = [
     "DiskUsage",
     "ImageRecord",
     "IncomingImage",
+    "IndexRecord",
+    "PlatformMismatchError",
     "PruneReport",
     "Store",
     "default_root",

@@ -40,7 +40,7 @@ from builder.store.files import remove_tree, unlink_quietly
 from builder.store.gc import _build_cache_references, _temp_entries
 from builder.store.index import load_index, update_index
 from builder.store.paths import TEMP_PREFIX, StoreLayout
-from builder.store.records import StoredImage
+from builder.store.records import IndexRecord, StoredImage
 
 _CHUNK = 1 << 20
 _CHAIN_HEX = re.compile(r"[0-9a-f]{64}")
@@ -120,6 +120,8 @@ class _Checker:
         self.report.images = len(index.images)
         for image in list(index.images.values()):
             self.check_image(image)
+        for record in list(index.indexes.values()):
+            self.check_index(record)
         self.check_snapshots()
         self.check_temp()
         return self.report
@@ -214,6 +216,31 @@ class _Checker:
                     index.set_attestations(image.record.id, None, ())
         self.add(Severity.PROBLEM, image.record.id, message, "attestations unlinked")
 
+    def check_index(self, record: IndexRecord) -> None:
+        """A multi-platform image: its index blob is whole and each platform's image is here."""
+        label = f"{record.short_id} ({record.names[0]})" if record.names else record.short_id
+        error = None
+        if record.digest in self.corrupt:
+            error = f"blob {record.digest} is corrupt"
+        elif not self.layout.blob(record.digest).is_file():
+            error = f"blob {record.digest} is missing"
+        else:
+            index = load_index(self.layout)  # after the image repairs above
+            for platform, manifest in record.platforms:
+                if index.image_with_manifest(manifest) is None:
+                    error = f"its {platform} image {manifest} is not in the store"
+                    break
+        if error is None:
+            return
+        if self.repair:
+            with update_index(self.layout) as index:
+                if record.digest in index.indexes:
+                    index.delete_index(record.digest)
+        self.add(
+            Severity.PROBLEM, record.digest, f"multi-platform image {label}: {error}",
+            "index record dropped",
+        )  # fmt: skip
+
     def _drop(self, image_id: str, message: str) -> None:
         if self.repair:
             with update_index(self.layout) as index:
@@ -243,6 +270,7 @@ class _Checker:
                 remove_tree(path)
             self.add(severity, str(path), f"snapshot dir {why}", "removed")
         blobs_used = {d for i in index.images.values() for d in i.blobs} | cache_blobs
+        blobs_used |= {i.digest for i in index.indexes.values()}
         self.report.unreferenced_blobs = sum(
             1 for digest, _ in iter_blobs(self.layout) if digest not in blobs_used
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from builder.errors import StoreError
+from builder.errors import PybuildError, StoreError
 from builder.store.blobs import iter_blobs
 from builder.store.files import fsync_dir, remove_tree, store_error, tree_size, unlink_quietly
 from builder.store.index import ImageIndex, load_index, update_index
@@ -75,14 +75,47 @@ def _stale(entry: Path) -> bool:
     return owner is None or not is_alive(owner)
 
 
-def _referenced(index: ImageIndex) -> tuple[set[str], set[str]]:
-    """Blob digests and snapshot hex names that the images in `index` use."""
+def _referenced(index: ImageIndex, layout: StoreLayout | None = None) -> tuple[set[str], set[str]]:
+    """Blob digests and snapshot hex names that the images and indexes in `index` use.
+
+    An index keeps its own blob and, read from it (with `layout`), the
+    entries that are not images of the store (attestation manifests, say)
+    with their config and layers.
+    """
     blobs: set[str] = set()
     chains: set[str] = set()
     for image in index.images.values():
         blobs.update(image.blobs)
         chains.update(c.split(":", 1)[1] for c in image.chain_ids)
+    for record in index.indexes.values():
+        blobs.add(record.digest)
+        if layout is not None:
+            blobs.update(_index_extras(layout, record.digest, set(record.manifests)))
     return blobs, chains
+
+
+def _index_extras(layout: StoreLayout, digest: str, images: set[str]) -> set[str]:
+    """The blobs of an index's entries that are not platform images (unreadable: none)."""
+    from builder.image.model import Index, Manifest
+    from builder.store.blobs import read_blob
+
+    found: set[str] = set()
+    try:
+        document = Index.from_bytes(read_blob(layout, digest))
+    except PybuildError:
+        return found
+    for entry in document.manifests:
+        if entry.digest in images:
+            continue
+        found.add(entry.digest)
+        try:
+            manifest = Manifest.from_bytes(
+                read_blob(layout, entry.digest), entry.media_type or None
+            )
+        except PybuildError:
+            continue
+        found.update(d.digest for d in (manifest.config, *manifest.layers))
+    return found
 
 
 def _build_cache_references(layout: StoreLayout) -> tuple[set[str], set[str]]:
@@ -185,11 +218,20 @@ def prune(layout: StoreLayout, *, all_images: bool, build_cache_only: bool = Fal
     deleted_temp = 0
     container_images, container_blobs, container_chains = _container_references(layout)
     with update_index(layout) as index:
+        doomed_indexes = [
+            digest
+            for digest, record in index.indexes.items()
+            if not build_cache_only and (all_images or not (record.names or record.repo_digests))
+        ]
+        for digest in doomed_indexes:
+            index.delete_index(digest)
+        in_indexes = index.referenced_by_indexes()
         doomed = [
             image_id
             for image_id, image in index.images.items()
             if not build_cache_only
             and (all_images or not image.record.names)
+            and image.record.manifest_digest not in in_indexes
             and image_id not in container_images
         ]
         for image_id in doomed:
@@ -204,7 +246,7 @@ def prune(layout: StoreLayout, *, all_images: bool, build_cache_only: bool = Fal
             if failures.run(f"deleting {entry}", partial(remove_tree, entry)):
                 reclaimed += size
                 deleted_temp += 1
-        blobs_used, chains_used = _referenced(index)
+        blobs_used, chains_used = _referenced(index, layout)
         cache_blobs, cache_chains = _build_cache_references(layout)
         blobs_used |= cache_blobs | container_blobs
         chains_used |= cache_chains | container_chains
@@ -249,9 +291,17 @@ def _delete_snapshot(layout: StoreLayout, path: Path) -> None:
 def disk_usage(layout: StoreLayout) -> DiskUsage:
     """What the store holds on disk; files changing meanwhile are tolerated."""
     index = load_index(layout)
-    blobs_used, _ = _referenced(index)
-    named = ImageIndex({k: v for k, v in index.images.items() if v.record.names})
-    blobs_kept, chains_kept = _referenced(named)
+    blobs_used, _ = _referenced(index, layout)
+    in_indexes = index.referenced_by_indexes()
+    named = ImageIndex(
+        {
+            k: v
+            for k, v in index.images.items()
+            if v.record.names or v.record.manifest_digest in in_indexes
+        },
+        {k: v for k, v in index.indexes.items() if v.names or v.repo_digests},
+    )
+    blobs_kept, chains_kept = _referenced(named, layout)
 
     blob_count = blobs_size = images_size = reclaimable = 0
     for digest, path in iter_blobs(layout):

@@ -16,34 +16,98 @@ from builder.errors import ImageError, StoreError
 from builder.store.files import store_error, write_atomically
 from builder.store.locks import file_lock
 from builder.store.paths import StoreLayout, temp_name
-from builder.store.records import ImageRecord, StoredImage
+from builder.store.records import ImageRecord, IndexRecord, StoredImage
 
-INDEX_VERSION = 1
+#: Version 2 adds `indexes` (multi-platform images). A store without any is
+#: still written as version 1, which older pybuilds read; both are read.
+INDEX_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
 class ImageIndex:
-    """Image records keyed by image ID (config digest); a name is on at most one image."""
+    """Image records keyed by image ID (config digest), index records by index digest.
+
+    A name is on at most one image or index.
+    """
 
     images: dict[str, StoredImage] = field(default_factory=dict)
+    indexes: dict[str, IndexRecord] = field(default_factory=dict)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ImageIndex:
         obj = json.loads(data)
-        if not isinstance(obj, dict) or obj.get("version") != INDEX_VERSION:
-            raise ImageError(f"not a version {INDEX_VERSION} image index")
+        if not isinstance(obj, dict) or obj.get("version") not in _READABLE_VERSIONS:
+            raise ImageError(f"not a version 1 to {INDEX_VERSION} image index")
         entries = obj.get("images")
         if not isinstance(entries, list):
             raise ImageError("'images' is not a list")
+        multi = obj.get("indexes", [])
+        if not isinstance(multi, list):
+            raise ImageError("'indexes' is not a list")
         index = cls()
         for entry in entries:
             image = StoredImage.from_json(entry)
             index.images[image.record.id] = image
+        for entry in multi:
+            record = IndexRecord.from_json(entry)
+            index.indexes[record.digest] = record
         return index
 
     def to_bytes(self) -> bytes:
         entries = [self.images[key].to_json() for key in sorted(self.images)]
-        return json.dumps({"version": INDEX_VERSION, "images": entries}, indent=1).encode()
+        if not self.indexes:
+            return json.dumps({"version": 1, "images": entries}, indent=1).encode()
+        multi = [self.indexes[key].to_json() for key in sorted(self.indexes)]
+        document = {"version": INDEX_VERSION, "images": entries, "indexes": multi}
+        return json.dumps(document, indent=1).encode()
+
+    # --- indexes (multi-platform images) -----------------------------------------------
+
+    def index_with_name(self, name: str) -> IndexRecord | None:
+        return next((i for i in self.indexes.values() if name in i.names), None)
+
+    def index_with_repo_digest(self, repo_digest: str) -> IndexRecord | None:
+        return next((i for i in self.indexes.values() if repo_digest in i.repo_digests), None)
+
+    def image_with_manifest(self, manifest_digest: str) -> StoredImage | None:
+        return next(
+            (i for i in self.images.values() if i.record.manifest_digest == manifest_digest), None
+        )
+
+    def put_index(self, record: IndexRecord) -> IndexRecord:
+        """Add an index record, or merge names into the one with its digest; take its names."""
+        old = self.indexes.get(record.digest)
+        if old is not None:
+            record = replace(
+                record,
+                names=tuple(dict.fromkeys(old.names + record.names)),
+                repo_digests=tuple(dict.fromkeys(old.repo_digests + record.repo_digests)),
+                added=old.added,
+            )
+        for name in record.names:
+            self._take_name(name, record.digest)
+        for repo_digest in record.repo_digests:
+            self._take_repo_digest(repo_digest, record.digest)
+        self.indexes[record.digest] = record
+        return record
+
+    def drop_index_name(self, digest: str, name: str) -> IndexRecord:
+        record = self.indexes[digest]
+        kept = replace(
+            record,
+            names=tuple(n for n in record.names if n != name),
+            repo_digests=tuple(d for d in record.repo_digests if d != name),
+        )
+        self.indexes[digest] = kept
+        return kept
+
+    def delete_index(self, digest: str) -> None:
+        del self.indexes[digest]
+
+    def referenced_by_indexes(self) -> set[str]:
+        """Manifest digests a named index points at (their images are not dangling)."""
+        return {m for i in self.indexes.values() if i.names or i.repo_digests for m in i.manifests}
 
     def records(self) -> list[ImageRecord]:
         """All records, newest first."""
@@ -94,11 +158,21 @@ class ImageIndex:
         return self.images[image.record.id]
 
     def _take_name(self, name: str, image_id: str) -> None:
+        """Move `name` to `image_id` (an image ID or an index digest) off every other holder."""
+        for digest, multi in list(self.indexes.items()):
+            if digest != image_id and name in multi.names:
+                self.indexes[digest] = replace(
+                    multi, names=tuple(n for n in multi.names if n != name)
+                )
         for other in list(self.images.values()):
             if other.record.id != image_id and name in other.record.names:
                 self._set_record(other, names=tuple(n for n in other.record.names if n != name))
 
     def _take_repo_digest(self, repo_digest: str, image_id: str) -> None:
+        for digest, multi in list(self.indexes.items()):
+            if digest != image_id and repo_digest in multi.repo_digests:
+                kept = tuple(d for d in multi.repo_digests if d != repo_digest)
+                self.indexes[digest] = replace(multi, repo_digests=kept)
         for other in list(self.images.values()):
             if other.record.id != image_id and repo_digest in other.record.repo_digests:
                 kept = tuple(d for d in other.record.repo_digests if d != repo_digest)

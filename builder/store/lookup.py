@@ -14,7 +14,7 @@ from typing import Literal
 from builder.errors import ImageError, ImageNotFoundError
 from builder.image.reference import Reference, ReferenceError, parse_reference, parse_tag
 from builder.store.index import ImageIndex
-from builder.store.records import StoredImage
+from builder.store.records import IndexRecord, StoredImage
 
 _ID = re.compile(r"(?:sha256:)?([0-9a-f]{4,64})")
 _MIN_PREFIX = 4
@@ -24,9 +24,10 @@ MatchKind = Literal["name", "repo_digest", "id"]
 
 @dataclass(frozen=True)
 class Match:
-    image: StoredImage
+    image: StoredImage  #: for an index: the image of the host's platform (else the first)
     kind: MatchKind  #: how the text matched
-    key: str  #: the normalized name, repo digest, or the image ID
+    key: str  #: the normalized name, repo digest, or the image ID (index digest)
+    index: IndexRecord | None = None  #: the multi-platform image the text names, if any
 
 
 def normalize_name(text: str) -> str:
@@ -71,13 +72,39 @@ def not_found(text: str) -> ImageNotFoundError:
     )
 
 
+def default_entry(record: IndexRecord) -> str:
+    """The manifest digest of an index's image for the host's platform (else its first)."""
+    from builder.image.platform import host_platform, parse_platform, platform_satisfies
+
+    host = host_platform()
+    for text, manifest in record.platforms:
+        try:
+            if platform_satisfies(host, parse_platform(text)):
+                return manifest
+        except ValueError:
+            continue
+    return record.platforms[0][1]
+
+
+def _index_match(index: ImageIndex, record: IndexRecord, kind: MatchKind, key: str) -> Match | None:
+    if not record.platforms:
+        return None
+    image = index.image_with_manifest(default_entry(record))
+    if image is None:
+        return None
+    return Match(image, kind, key, record)
+
+
 def _by_id_prefix(index: ImageIndex, hex_prefix: str, text: str) -> Match | None:
     found = [i for i in index.images.values() if i.record.id[7:].startswith(hex_prefix)]
-    if len(found) > 1:
+    multi = [i for i in index.indexes.values() if i.digest[7:].startswith(hex_prefix)]
+    if len(found) + len(multi) > 1:
         raise ImageError(
-            f'ambiguous image ID prefix "{text}": it matches {len(found)} images',
+            f'ambiguous image ID prefix "{text}": it matches {len(found) + len(multi)} images',
             hint="give more digits of the ID, or the image's name",
         )
+    if multi:  # `images` shows a multi-platform image's index digest as its ID
+        return _index_match(index, multi[0], "id", multi[0].digest)
     return Match(found[0], "id", found[0].record.id) if found else None
 
 
@@ -85,6 +112,8 @@ def _by_full_digest(index: ImageIndex, digest: str) -> Match | None:
     image = index.images.get(digest)
     if image is not None:
         return Match(image, "id", digest)
+    if digest in index.indexes:
+        return _index_match(index, index.indexes[digest], "id", digest)
     for image in index.images.values():  # a manifest digest also names its image
         if image.record.manifest_digest == digest:
             return Match(image, "id", image.record.id)
@@ -95,8 +124,13 @@ def _by_reference(index: ImageIndex, ref: Reference) -> Match | None:
     if ref.digest is None:
         name = str(ref)
         image = index.with_name(name)
+        if image is None and (multi := index.index_with_name(name)) is not None:
+            return _index_match(index, multi, "name", name)
         return Match(image, "name", name) if image else None
     repo_digest = f"{ref.name}@{ref.digest}"
+    multi = index.index_with_repo_digest(repo_digest)
+    if multi is not None:
+        return _index_match(index, multi, "repo_digest", repo_digest)
     image = index.with_repo_digest(repo_digest)
     if image is not None:
         return Match(image, "repo_digest", repo_digest)

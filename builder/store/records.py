@@ -132,3 +132,73 @@ class IncomingImage:
     manifest_digest: str
     names: tuple[str, ...] = ()
     repo_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """A multi-platform image in the store: an image index naming one image per platform.
+
+    The index document is a blob (`digest`); each platform's image is an
+    ordinary image record, found by its manifest digest. A name is on an
+    image or on an index, never on both.
+    """
+
+    digest: str  #: the index blob
+    media_type: str  #: OCI index or Docker manifest list
+    names: tuple[str, ...]
+    repo_digests: tuple[str, ...]
+    platforms: tuple[tuple[str, str], ...]  #: (platform, manifest digest), in index order
+    added: float
+
+    @property
+    def short_id(self) -> str:
+        return self.digest.split(":", 1)[1][:12]
+
+    @property
+    def manifests(self) -> tuple[str, ...]:
+        return tuple(digest for _, digest in self.platforms)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.digest,
+            "mediaType": self.media_type,
+            "names": list(self.names),
+            "repoDigests": list(self.repo_digests),
+            "platforms": [{"platform": p, "manifest": m} for p, m in self.platforms],
+            "added": self.added,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> IndexRecord:
+        """Parse one index entry of the store's index.json; ImageError naming what is wrong."""
+        if not isinstance(obj, dict):
+            raise ImageError("index entry is not an object")
+        names, repo_digests, platforms = (
+            obj.get("names"),
+            obj.get("repoDigests"),
+            obj.get("platforms"),
+        )
+        digest, media_type, added = obj.get("index"), obj.get("mediaType"), obj.get("added")
+        if not isinstance(digest, str) or not isinstance(media_type, str):
+            raise ImageError("index entry: 'index' and 'mediaType' must be strings")
+        for key, value in (("names", names), ("repoDigests", repo_digests)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ImageError(f"index entry field {key!r} is not a list of strings")
+        if not isinstance(platforms, list) or not all(
+            isinstance(p, dict)
+            and isinstance(p.get("platform"), str)
+            and isinstance(p.get("manifest"), str)
+            for p in platforms
+        ):
+            raise ImageError("index entry field 'platforms' is not a list of platforms")
+        if not isinstance(added, int | float) or isinstance(added, bool):
+            raise ImageError("index entry field 'added' is not a number")
+        assert isinstance(names, list) and isinstance(repo_digests, list)
+        return cls(
+            digest=parse_digest(digest),
+            media_type=media_type,
+            names=tuple(names),
+            repo_digests=tuple(repo_digests),
+            platforms=tuple((p["platform"], parse_digest(p["manifest"])) for p in platforms),
+            added=float(added),
+        )

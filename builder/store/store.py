@@ -12,17 +12,19 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from builder.errors import ImageConflictError, ImageError, StoreError
+from builder.image import mediatypes
 from builder.image.digest import chain_ids
 from builder.image.model import Descriptor, ImageConfig, Manifest
 from builder.store import blobs, gc, snapshots
 from builder.store.blobs import BlobWriter
 from builder.store.files import store_error
 from builder.store.gc import DiskUsage, PruneReport
-from builder.store.index import load_index, update_index
+from builder.store.index import ImageIndex, load_index, update_index
 from builder.store.locks import GcLock
 from builder.store.lookup import (
     familiar,
@@ -33,10 +35,17 @@ from builder.store.lookup import (
     repository,
 )
 from builder.store.paths import StoreLayout, default_root, temp_name
-from builder.store.records import ImageRecord, ImageUser, IncomingImage, StoredImage
+from builder.store.records import (
+    ImageRecord,
+    ImageUser,
+    IncomingImage,
+    IndexRecord,
+    StoredImage,
+)
 from builder.store.recovery import DIR_MODE, RecoveryReport, recover
 
 if TYPE_CHECKING:
+    from builder.image.platform import Platform
     from builder.store.check import CheckReport
 
 
@@ -244,6 +253,150 @@ class Store:
         """Every image, newest first."""
         return load_index(self._layout).records()
 
+    # --- multi-platform images (indexes) -------------------------------------------------
+
+    def indexes(self) -> list[IndexRecord]:
+        """Every multi-platform image, newest first."""
+        records = load_index(self._layout).indexes.values()
+        return sorted(records, key=lambda r: (-r.added, r.digest))
+
+    def find_index(self, text: str) -> IndexRecord | None:
+        """The multi-platform image `text` names (name, repo digest, index digest); else None."""
+        match = lookup(load_index(self._layout), text)
+        return match.index if match else None
+
+    def platforms_of(self, text: str) -> list[tuple[str, ImageRecord]] | None:
+        """(platform, image) for each platform of what `text` names; None if nothing matches.
+
+        An image that is not an index has the one platform of its config.
+        """
+        index = load_index(self._layout)
+        match = lookup(index, text)
+        if match is None:
+            return None
+        if match.index is None:
+            record = match.image.record
+            return [(str(self.config(record).platform), record)]
+        found = []
+        for platform, manifest in match.index.platforms:
+            image = index.image_with_manifest(manifest)
+            if image is not None:
+                found.append((platform, image.record))
+        return found
+
+    def find_for_platform(self, text: str, platform: Platform) -> ImageRecord | None:
+        """The image `text` names for `platform` (picked from an index); None if nothing matches.
+
+        PlatformMismatchError when `text` names an image, but none for `platform`.
+        """
+        from builder.image.platform import parse_platform, platform_satisfies
+
+        offered = self.platforms_of(text)
+        if offered is None:
+            return None
+        for name, record in offered:
+            try:
+                have = parse_platform(name)
+            except ValueError:  # a config without os/architecture: it runs anywhere
+                return record
+            if platform_satisfies(platform, have):
+                return record
+        raise PlatformMismatchError(text, platform, [name for name, _ in offered])
+
+    def add_platform(self, name: str, manifest_digest: str) -> IndexRecord | None:
+        """Name the stored image `manifest_digest` `name`, keeping the name's other platforms.
+
+        When `name` names nothing, or only an image of this one platform, it
+        moves to this image (None is returned). Otherwise a new index names
+        the other platforms' images and this one (which replaces one of its
+        own platform), and `name` moves to it; that index is returned. All in
+        one index update, so concurrent imports of two platforms keep both.
+        """
+        from builder.image.multiplatform import PlatformManifest, assemble_index
+        from builder.image.platform import normalize
+
+        full = normalize_name(name)
+        with self._gc.shared():
+            added = self._stored_image(manifest_digest, (), ())
+            platform = normalize(self.config(added.record).platform)
+            with update_index(self._layout) as index:
+                match = lookup(index, full)
+                held: list[StoredImage] = []
+                if match is not None and match.index is not None:
+                    found = (index.image_with_manifest(m) for m in match.index.manifests)
+                    held = [image for image in found if image is not None]
+                elif match is not None:
+                    held = [match.image]
+                others = [
+                    image
+                    for image in held
+                    if normalize(self.config(image.record).platform) != platform
+                    and image.record.id != added.record.id
+                ]
+                if not others:
+                    index.put(replace(added, record=replace(added.record, names=(full,))))
+                    return None
+                if added.record.id not in index.images:
+                    index.put(added)
+                manifests = [
+                    PlatformManifest(
+                        normalize(self.config(image.record).platform),
+                        image.record.manifest_digest,
+                        self.blob_size(image.record.manifest_digest),
+                        image.record.media_type,
+                    )
+                    for image in [*others, added]
+                ]
+                docker = all(m.media_type == mediatypes.DOCKER_MANIFEST for m in manifests)
+                document = assemble_index(manifests, docker=docker)
+                digest = blobs.put_blob(self._layout, document.to_bytes())
+                record = IndexRecord(
+                    digest=digest,
+                    media_type=document.media_type,
+                    names=(full,),
+                    repo_digests=(),
+                    platforms=tuple((str(m.platform), m.digest) for m in manifests),
+                    added=time.time(),
+                )
+                return index.put_index(record)
+
+    def add_index(
+        self, index_digest: str, *, names: Iterable[str] = (), repo_digest: str | None = None
+    ) -> IndexRecord:
+        """Record a multi-platform image whose index and per-platform images are stored.
+
+        Every index entry with a platform must be an image of the store
+        (entries without one, such as attestations, are kept in the blob only).
+        """
+        full_names = tuple(dict.fromkeys(normalize_name(n) for n in names))
+        repo_digests = (normalize_repo_digest(repo_digest),) if repo_digest else ()
+        with self._gc.shared():
+            from builder.image.model import Index
+
+            data = self.read_blob(index_digest)
+            document = Index.from_bytes(data)
+            with update_index(self._layout) as index:
+                platforms = []
+                for entry in document.manifests:
+                    if entry.platform is None or entry.platform.os == "unknown":
+                        continue
+                    if index.image_with_manifest(entry.digest) is None:
+                        raise StoreError(
+                            f"cannot add index {index_digest}: its {entry.platform} image "
+                            f"{entry.digest} is not in the store",
+                            hint="add each platform's image first",
+                        )
+                    platforms.append((str(entry.platform), entry.digest))
+                record = IndexRecord(
+                    digest=index_digest,
+                    media_type=document.media_type,
+                    names=full_names,
+                    repo_digests=repo_digests,
+                    platforms=tuple(platforms),
+                    added=time.time(),
+                )
+                return index.put_index(record)
+
     def find(self, text: str) -> ImageRecord | None:
         """The image named by name[:tag], name@digest, ID or unambiguous ID prefix; else None."""
         match = lookup(load_index(self._layout), text)
@@ -272,6 +425,9 @@ class Store:
             match = lookup(index, source)
             if match is None:
                 raise not_found(source)
+            if match.index is not None:
+                index.put_index(replace(match.index, names=(name,), repo_digests=()))
+                return match.image.record
             return index.add_name(match.image.record.id, name).record
 
     def remove(
@@ -290,6 +446,8 @@ class Store:
             match = lookup(index, text)
             if match is None:
                 raise not_found(text)
+            if match.index is not None:
+                return _remove_index(index, match.index, match.kind, match.key)
             record = match.image.record
             image_id = record.id
             using = [u for u in users if u.image_id == image_id]
@@ -400,6 +558,38 @@ class Store:
 
     def disk_usage(self) -> DiskUsage:
         return gc.disk_usage(self._layout)
+
+
+def _remove_index(index: ImageIndex, record: IndexRecord, kind: str, key: str) -> list[str]:
+    """rmi of a multi-platform image: untag it; drop the index when nothing names it.
+
+    Its per-platform images stay until prune removes them as dangling.
+    """
+    lines: list[str] = []
+    if kind in ("name", "repo_digest"):
+        record = index.drop_index_name(record.digest, key)
+        lines.append(f"Untagged: {familiar(key)}")
+        if record.names or record.repo_digests:
+            return lines
+    lines.extend(f"Untagged: {familiar(n)}" for n in record.names + record.repo_digests)
+    index.delete_index(record.digest)
+    lines.append(f"Deleted: {record.digest}")
+    return lines
+
+
+class PlatformMismatchError(ImageError):
+    """An image exists under the name, but not for the platform asked for."""
+
+    def __init__(self, name: str, wanted: Platform, offered: Sequence[str]) -> None:
+        shown = ", ".join(offered) if offered else "no known platform"
+        super().__init__(
+            f'image "{name}" has no {wanted} variant: it offers {shown}',
+            hint=f"build or import a {wanted} image under that name "
+            f"(pybuild import --platform {wanted} ROOTFS.tar {name}), or pick one of "
+            "its platforms with --platform",
+        )
+        self.wanted = wanted
+        self.offered = list(offered)
 
 
 def _single_reference(record: ImageRecord) -> bool:

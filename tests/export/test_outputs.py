@@ -80,7 +80,15 @@ LOCAL_B = "localhost:5000/b:2"
         ),
         (
             "type=image,compression=zstd,oci-mediatypes=true",
-            OutputSpec("image", ignored=("compression", "oci-mediatypes")),
+            OutputSpec("image", ignored=("compression",)),
+        ),
+        (
+            "type=registry,name=app:1,oci-mediatypes=false",
+            OutputSpec("image", names=(APP,), push=True, oci_mediatypes=False),
+        ),
+        (
+            "type=oci,dest=x.tar,oci-mediatypes=0",
+            OutputSpec("oci", dest="x.tar", oci_mediatypes=False),
         ),
         (
             "type=local,dest=out,platform-split=false",

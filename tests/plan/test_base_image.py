@@ -52,13 +52,13 @@ class Images:
         self.configs = configs or {}
         self.asked: list[str] = []
 
-    def __call__(self, name: str) -> ImageConfig | None:
+    def __call__(self, name: str, platform: str = "") -> ImageConfig | None:
         self.asked.append(name)
         return self.configs.get(name)
 
 
 def make_plan(
-    text: str, images: Callable[[str], ImageConfig | None] | None = None, **options: Any
+    text: str, images: Callable[[str, str], ImageConfig | None] | None = None, **options: Any
 ) -> BuildPlan:
     return plan(parse(text, path="Dockerfile"), base_image=images, **{**FIXED, **options})
 
@@ -403,7 +403,7 @@ def test_called_with_the_expanded_name_once_per_needed_stage() -> None:
 
 
 def test_errors_from_base_image_propagate() -> None:
-    def missing(name: str) -> ImageConfig | None:
+    def missing(name: str, platform: str) -> ImageConfig | None:
         raise ImageNotFoundError(f"no image {name} in the store")
 
     with pytest.raises(ImageNotFoundError, match="no image alpine in the store"):
@@ -500,3 +500,19 @@ def test_a_huge_trigger_is_cut_short_in_the_message() -> None:
         parse_trigger("FOO " + "x" * 100_000)
     assert len(info.value.message) < 300
     assert "unknown instruction: FOO" in info.value.message
+
+
+def test_base_images_are_asked_for_the_stage_platform() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def images(name: str, platform: str) -> ImageConfig | None:
+        asked.append((name, platform))
+        return None
+
+    make_plan(
+        "FROM --platform=$BUILDPLATFORM golang AS build\nFROM alpine\nCOPY --from=build / /\n",
+        images,
+        platform="linux/arm64",
+        build_platform="linux/amd64",
+    )
+    assert sorted(asked) == [("alpine", "linux/arm64"), ("golang", "linux/amd64")]

@@ -61,10 +61,11 @@ def store_image(
     created: str = "2024-01-01T00:00:00Z",
     docker: bool = False,
     diff_ids: list[str] | None = None,
+    architecture: str = "amd64",
 ) -> ImageRecord:
     """Put the blobs of an image (config, manifest, layers) and add it under `names`."""
     config = ImageConfig(
-        architecture="amd64",
+        architecture=architecture,
         os="linux",
         diff_ids=diff_ids if diff_ids is not None else [layer.diff_id for layer in layers],
         history=[History(created=created, created_by="test")],

@@ -217,11 +217,19 @@ class RegistryCacheSource(CacheSource):
         data, media_type, _ = self.client.get_manifest(
             repo, self.ref.digest or self.ref.tag or "latest"
         )
-        if media_type in mediatypes.INDEX_TYPES:  # an image pushed as an index: this platform's
-            entry = select_manifest(Index.from_bytes(data, media_type), host_platform())
-            if entry is None:
+        if media_type in mediatypes.INDEX_TYPES:  # an image pushed as an index: every platform's
+            index = Index.from_bytes(data, media_type)
+            entries = [d for d in index.manifests if d.media_type in mediatypes.MANIFEST_TYPES]
+            if not entries:
                 raise ImageError(f"{what}: an index with no manifest for {host_platform()}")
-            data, media_type, _ = self.client.get_manifest(repo, entry.digest)
+            records: list[CacheRecord] = []
+            layers: list[Descriptor] = []
+            for entry in entries:  # a multi-platform build's inline records are in each image
+                data, media_type, _ = self.client.get_manifest(repo, entry.digest)
+                manifest = Manifest.from_bytes(data, media_type)
+                records.extend(records_of_manifest(manifest, self._config, what))
+                layers.extend(manifest.layers)
+            return records, tuple(layers)
         manifest = Manifest.from_bytes(data, media_type)
         return records_of_manifest(manifest, self._config, what), manifest.layers
 

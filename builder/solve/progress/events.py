@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BuildStarted:
-    """Sent once, before any step, when the number of steps is known (for `(5/9)`)."""
+    """Sent before any step, when the number of steps is known (for `(5/9)`).
+
+    A multi-platform build sends it again before each later platform's graph,
+    with the total of the graphs so far (vertices are numbered across them).
+    """
 
     total_steps: int
 
