@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from builder.solve.cache.types import UsedStep
     from builder.solve.mounts.secrets import SecretSource
     from builder.solve.progress import Event
-    from builder.solve.request import SolveRequest
+    from builder.solve.request import BuildInputs, SolveRequest
     from builder.store import ImageRecord, Store
 
     LintInput = str | os.PathLike[str] | Source  #: a path (`-`: stdin) or a `Source`
@@ -146,6 +146,8 @@ class BuildResult:
     warnings: list[BuildWarning]
     record: ImageRecord  #: the image's store record, after the exports
     store: Store  #: the store the image is in
+    #: what the image was made from (the Dockerfile, context walk, base digests)
+    inputs: BuildInputs | None = None
 
 
 @dataclass
@@ -257,6 +259,7 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         warnings=warnings,
         record=record,
         store=store,
+        inputs=solved.inputs,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from builder import __version__
+from builder.cli.fastpath import Pending, try_cached
 from builder.errors import BuildCancelled, PybuildError, UsageError
 
 app = typer.Typer(
@@ -119,6 +120,7 @@ def _build_args(values: list[str]) -> dict[str, str | None]:
 
 @app.command("build")
 def build_command(
+    ctx: typer.Context,
     context: Annotated[str, typer.Argument(help="Build context: DIR, - or a git/https URL.")],
     file: Annotated[
         str | None,
@@ -320,6 +322,7 @@ def build_command(
             cache_to=cache_to or [], add_hosts=add_host or [], ulimits=ulimit or [],
             shm_size=shm_size, cgroup_parent=cgroup_parent, annotations=annotation or [],
             build_contexts=build_context or [],
+            fastpath=ctx.obj if isinstance(ctx.obj, Pending) else None,
         )  # fmt: skip
         from builder.cli.legacy_flags import ignored_flag_warnings
 
@@ -412,6 +415,8 @@ class _BuildOptions:
     cgroup_parent: str | None = None
     annotations: list[str] = field(default_factory=list)
     build_contexts: list[str] = field(default_factory=list)
+    #: the fast path's miss on this command line: its record is written after the build
+    fastpath: Pending | None = None
 
 
 @contextmanager
@@ -539,6 +544,10 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
             sys.stderr.write(f"writing image {result.image_id} done\n")
         for line in result.exported:
             sys.stderr.write(f"{line} done\n")
+    if options.fastpath is not None:
+        from builder.cli.fastpath_record import save_record
+
+        save_record(options.fastpath, result)
 
 
 def _cancelled(exit_code: int) -> NoReturn:
@@ -635,11 +644,20 @@ _register_image_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """`python -m builder.cli.main`: the fast path, then the full CLI (`builder.cli.entry`)."""
+    argv = sys.argv[1:]
+    served, pending = try_cached(argv)
+    if served:
+        sys.exit(0)
+    run(argv, pending)
+
+
+def run(argv: list[str], pending: Pending | None = None) -> None:
+    """The full CLI on `argv`; a build writes `pending`'s fast-path record when it can."""
     try:
         from builder.cli.legacy_flags import normalize_bool_values
 
-        app(args=normalize_bool_values(sys.argv[1:]))
+        app(args=normalize_bool_values(argv), obj=pending)
     except KeyboardInterrupt:
         sys.stderr.write("pybuild: interrupted\n")
         sys.exit(130)

@@ -51,7 +51,7 @@ from builder.solve.progress import (
     StepStarted,
     no_progress,
 )
-from builder.solve.request import SolveRequest, SolveResult
+from builder.solve.request import BuildInputs, SolveRequest, SolveResult
 from builder.solve.restore import restore_step
 from builder.solve.scheduler import default_jobs, run_wave
 from builder.solve.stages import Bases, StageState, find_stage
@@ -83,6 +83,7 @@ class _Build:
         self.used: list[tuple[str, CachedStep, StepInputs, int]] = []
         self.used_lock = threading.Lock()
         self.context_keys: dict[str, str] = {}  #: digests of named directory contexts
+        self.unkeyed = False  #: a step could not be keyed beforehand (a download)
         self.plan: BuildPlan
         self.ws: Workspace
         self.keyer: StepKeyer
@@ -134,7 +135,10 @@ class _Build:
 
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
-        return SolveResult(record, final.config.image, self.plan, used)
+        inputs = BuildInputs(
+            request.dockerfile, self.keyer.walked, self.bases.resolved(), not self.unkeyed
+        )
+        return SolveResult(record, final.config.image, self.plan, used, inputs)
 
     def _vertex_count(self) -> int:
         return sum(
@@ -281,6 +285,7 @@ class _Build:
                 state.key = key
                 self._use(key, result, inputs, stage)
             else:  # not cacheable (a download): later steps key on what it produced
+                self.unkeyed = True
                 state.key = StepInputs(state.key, step.instruction,
                                        extra={"result": result.diff_id or ""}).key()  # fmt: skip
         return False

@@ -63,6 +63,11 @@ class Bases:
                 self._records[name] = self._find_or_pull(name)
             return self._records[name]
 
+    def resolved(self) -> dict[str, str]:
+        """Each image name looked up so far, and the manifest digest it resolved to."""
+        with self._lock:
+            return {name: record.manifest_digest for name, record in self._records.items()}
+
     def config(self, name: str) -> ImageConfig | None:
         """The image config of a base (None for scratch): the plan reads its ENV and ONBUILD."""
         if name == "scratch":
