@@ -22,15 +22,21 @@ from builder import __version__
 from builder.cli.fastpath import Pending, try_cached
 from builder.errors import BuildCancelled, PybuildError, UsageError
 
-app = typer.Typer(
-    name="pybuild",
-    help="Build OCI images from Dockerfiles, without a daemon; lint Dockerfiles like hadolint.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def _typer() -> typer.Typer:
+    """The root command group, with no commands yet."""
+    return typer.Typer(
+        name="pybuild",
+        help="Build OCI images from Dockerfiles, without a daemon; lint Dockerfiles like hadolint.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
+app = _typer()
 
 
 def _version(value: bool) -> None:
@@ -643,6 +649,23 @@ def _register_image_commands() -> None:
 _register_image_commands()
 
 
+def _app_for(argv: list[str]) -> typer.Typer:
+    """`app`, or for `pybuild COMMAND ...` an app holding only that command.
+
+    typer builds the parser of every registered command before it runs one
+    (about 90 commands: most of the CLI's start-up); a command needs only its
+    own. Usage lines, help and errors stay those of `pybuild COMMAND`.
+    """
+    name = argv[0] if argv else ""
+    for info in app.registered_commands:
+        if info.name == name:
+            one = _typer()
+            one.registered_callback = app.registered_callback
+            one.registered_commands = [info]
+            return one
+    return app
+
+
 def main() -> None:
     """`python -m builder.cli.main`: the fast path, then the full CLI (`builder.cli.entry`)."""
     argv = sys.argv[1:]
@@ -657,7 +680,7 @@ def run(argv: list[str], pending: Pending | None = None) -> None:
     try:
         from builder.cli.legacy_flags import normalize_bool_values
 
-        app(args=normalize_bool_values(argv), obj=pending)
+        _app_for(argv)(args=normalize_bool_values(argv), obj=pending)
     except KeyboardInterrupt:
         sys.stderr.write("pybuild: interrupted\n")
         sys.exit(130)
