@@ -13,13 +13,15 @@ Writing is best effort: a record that cannot be written is no error.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import stat
+import struct
 from typing import TYPE_CHECKING, Any
 
-from builder.cli.fastpath import FORMAT, RACY_WINDOW_NS, Pending
+from builder.cli.fastpath import FORMAT, RACY_WINDOW_NS, STAT, Pending
 
 if TYPE_CHECKING:
     from builder.api import BuildResult
@@ -31,7 +33,10 @@ _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{4,64}")
 
 def save_record(pending: Pending, result: BuildResult) -> bool:
     """Write the record of this build if it can be replayed; True when written."""
-    record = _record(pending, result)
+    try:
+        record = _record(pending, result)
+    except (OSError, ValueError, struct.error):  # a stat out of range, an unreadable file
+        return False
     if record is None:
         return False
     path = pending.path
@@ -63,16 +68,18 @@ def _record(pending: Pending, result: BuildResult) -> dict[str, Any] | None:
     for seen in pending.witnesses.values():
         if seen is not None and max(seen[4], seen[5]) >= fresh:
             return None
-    context = []
-    for e in inputs.context or []:
-        if max(e.mtime_ns, e.ctime_ns) >= fresh:
-            return None
-        context.append([e.relpath, e.mode, e.uid, e.gid, e.size, e.mtime_ns, e.ctime_ns,
-                        e.inode, e.dev])  # fmt: skip
+    entries = inputs.context or []
+    if any(max(e.mtime_ns, e.ctime_ns) >= fresh for e in entries):
+        return None
+    digest = hashlib.sha256()
+    for e in entries:  # as `context_stats` packs what it finds now
+        digest.update(STAT.pack(e.mode, e.uid, e.gid, e.size, e.mtime_ns, e.ctime_ns,
+                                 e.inode, e.dev))  # fmt: skip
     return {
         "format": FORMAT,
         "witnesses": pending.witnesses,
-        "context": context,
+        "context": [e.relpath for e in entries],
+        "context_stats": digest.hexdigest(),
         "image": result.image_id,
         "manifest": result.manifest_digest,
         "names": list(result.tags),
