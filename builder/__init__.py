@@ -18,11 +18,14 @@ Heavy modules are imported lazily so `pybuild --help` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+#: `typing.TYPE_CHECKING` without importing typing: `import builder` is on the path of
+#: every command, and of the cached-build fast path (mypy reads any `TYPE_CHECKING` so)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from builder.api import BuildRequest, BuildResult, build, lint_dockerfile
     from builder.dockerfile.ast import Dockerfile
     from builder.plan.graph import BuildPlan

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from builder.solve.cache.types import UsedStep
     from builder.solve.mounts.secrets import SecretSource
     from builder.solve.progress import Event
-    from builder.solve.request import SolveRequest, SolveResult
+    from builder.solve.request import BuildInputs, SolveRequest, SolveResult
     from builder.store import ImageRecord, IndexRecord, Store
 
     LintInput = str | os.PathLike[str] | Source  #: a path (`-`: stdin) or a `Source`
@@ -164,6 +164,8 @@ class BuildResult:
     record: ImageRecord  #: the image's store record, after the exports (several: see config)
     store: Store  #: the store the image is in
     index: IndexRecord | None = None  #: several platforms: the index naming their images
+    #: what the image was made from (the Dockerfile, context walk, base digests)
+    inputs: BuildInputs | None = None
 
 
 @dataclass
@@ -319,6 +321,7 @@ def build(request: BuildRequest, *, store: Store | None = None) -> BuildResult:
         record=record,
         store=store,
         index=index,
+        inputs=solved.inputs,
     )
 
 

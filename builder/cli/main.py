@@ -19,17 +19,24 @@ from typing import Annotated, NoReturn
 import typer
 
 from builder import __version__
+from builder.cli.fastpath import Pending, try_cached
 from builder.errors import BuildCancelled, PybuildError, UsageError
 
-app = typer.Typer(
-    name="pybuild",
-    help="Build OCI images from Dockerfiles, without a daemon; lint Dockerfiles like hadolint.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def _typer() -> typer.Typer:
+    """The root command group, with no commands yet."""
+    return typer.Typer(
+        name="pybuild",
+        help="Build OCI images from Dockerfiles, without a daemon; lint Dockerfiles like hadolint.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
+app = _typer()
 
 
 def _version(value: bool) -> None:
@@ -119,6 +126,7 @@ def _build_args(values: list[str]) -> dict[str, str | None]:
 
 @app.command("build")
 def build_command(
+    ctx: typer.Context,
     context: Annotated[str, typer.Argument(help="Build context: DIR, - or a git/https URL.")],
     file: Annotated[
         str | None,
@@ -349,7 +357,7 @@ def build_command(
             cache_to=cache_to or [], add_hosts=add_host or [], ulimits=ulimit or [],
             shm_size=shm_size, cgroup_parent=cgroup_parent, annotations=annotation or [],
             build_contexts=build_context or [], sbom=sbom, provenance=provenance,
-            attest=attest or [],
+            attest=attest or [], fastpath=ctx.obj if isinstance(ctx.obj, Pending) else None,
         )  # fmt: skip
         from builder.cli.legacy_flags import ignored_flag_warnings
 
@@ -445,6 +453,8 @@ class _BuildOptions:
     sbom: str | None = None
     provenance: str | None = None
     attest: list[str] = field(default_factory=list)
+    #: the fast path's miss on this command line: its record is written after the build
+    fastpath: Pending | None = None
 
 
 @contextmanager
@@ -576,6 +586,10 @@ def _run_build(options: _BuildOptions, context: str, dockerfile: Path | bytes, s
             sys.stderr.write(f"writing image {result.image_id} done\n")
         for line in result.exported:
             sys.stderr.write(f"{line} done\n")
+    if options.fastpath is not None:
+        from builder.cli.fastpath_record import save_record
+
+        save_record(options.fastpath, result)
 
 
 def _cancelled(exit_code: int) -> NoReturn:
@@ -722,14 +736,40 @@ def _enter_user_namespace(args: list[str]) -> None:
     enter(default_root())
 
 
+def _app_for(argv: list[str]) -> typer.Typer:
+    """`app`, or for `pybuild COMMAND ...` an app holding only that command.
+
+    typer builds the parser of every registered command before it runs one
+    (about 90 commands: most of the CLI's start-up); a command needs only its
+    own. Usage lines, help and errors stay those of `pybuild COMMAND`.
+    """
+    name = argv[0] if argv else ""
+    for info in app.registered_commands:
+        if info.name == name:
+            one = _typer()
+            one.registered_callback = app.registered_callback
+            one.registered_commands = [info]
+            return one
+    return app
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """`python -m builder.cli.main`: the fast path, then the full CLI (`builder.cli.entry`)."""
+    argv = sys.argv[1:]
+    served, pending = try_cached(argv)
+    if served:
+        sys.exit(0)
+    run(argv, pending)
+
+
+def run(argv: list[str], pending: Pending | None = None) -> None:
+    """The full CLI on `argv`; a build writes `pending`'s fast-path record when it can."""
     try:
         from builder.cli.legacy_flags import normalize_bool_values
 
-        args = normalize_bool_values(sys.argv[1:])
+        args = normalize_bool_values(argv)
         _enter_user_namespace(args)
-        app(args=args)
+        _app_for(argv)(args=args, obj=pending)
     except KeyboardInterrupt:
         sys.stderr.write("pybuild: interrupted\n")
         sys.exit(130)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from builder.errors import UsageError
-from builder.plan.outline import Outline, OutlineMount, Target
+
+if TYPE_CHECKING:  # the planner's modules load only for `--call outline|targets`
+    from builder.plan.outline import Outline, OutlineMount, Target
 
 CALLS = ("build", "check", "outline", "targets")
 

@@ -31,17 +31,7 @@ FORMAT_VERSION: Final = 1
 DEFAULT_RACY_WINDOW_NS: Final = 100_000_000
 
 StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, dev
-_Record = tuple[int, int, int, int, int, str]
-
-
-def _valid_record(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 6
-        and all(type(v) is int for v in value[:5])
-        and isinstance(value[5], str)
-        and len(value[5]) == 64
-    )
+_Record = list[Any]  #: [size, mtime_ns, ctime_ns, inode, dev, sha256 hex], as stored
 
 
 class StatCache:
@@ -104,13 +94,9 @@ class StatCache:
         ):
             self.load_error = "not a stat cache of this version and context"
             return
-        entries: dict[str, _Record] = {}
-        for relpath, value in data["entries"].items():
-            if not _valid_record(value):
-                self.load_error = f"bad record for {relpath!r}"
-                return
-            entries[relpath] = tuple(value)
-        self._entries = entries
+        # Records are checked when used (`get`), not here: a context has tens of
+        # thousands, and a malformed one only ever misses.
+        self._entries = data["entries"]
 
     def save(self) -> None:
         """Write the cache atomically if it changed. Errors are ignored (it is a cache)."""
@@ -125,7 +111,7 @@ class StatCache:
         data = {
             "version": FORMAT_VERSION,
             "context": self.context,
-            "entries": {k: list(v) for k, v in self._entries.items()},
+            "entries": self._entries,
         }
         blob = json.dumps(data, separators=(",", ":")).encode("utf-8", "surrogatepass")
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -150,7 +136,17 @@ class StatCache:
     def get(self, relpath: str, key: StatKey) -> str | None:
         """The sha256 hex of `relpath` if its stat is still `key`, else None."""
         record = self._entries.get(relpath)
-        if record is not None and record[:5] == key:
+        if (
+            type(record) is list
+            and len(record) == 6
+            and record[0] == key[0]
+            and record[1] == key[1]
+            and record[2] == key[2]
+            and record[3] == key[3]
+            and record[4] == key[4]
+            and type(record[5]) is str
+            and len(record[5]) == 64
+        ):
             self.hits += 1
             return record[5]
         self.misses += 1
@@ -165,8 +161,9 @@ class StatCache:
         if max(mtime_ns, ctime_ns) >= read_started_ns - self.racy_window_ns:
             self._entries.pop(relpath, None)
             return False
-        if self._entries.get(relpath) != (*key, sha256_hex):
-            self._entries[relpath] = (*key, sha256_hex)
+        record = [*key, sha256_hex]
+        if self._entries.get(relpath) != record:
+            self._entries[relpath] = record
             self._dirty = True
         return True
 

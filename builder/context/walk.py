@@ -10,10 +10,10 @@ it is listed only when something below it is kept, as fsutil does.
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from builder.context.dockerignore import IgnoreMatcher
 from builder.errors import PybuildError
@@ -22,6 +22,7 @@ __all__ = ["ContextEntry", "ContextError", "EntryKind", "walk_context"]
 
 EntryKind = Literal["file", "dir", "symlink", "other"]
 
+_IFMT: Final = 0o170000  #: the file-type bits of st_mode (`stat.S_IFMT`)
 FILE: Final = "file"
 DIR: Final = "dir"
 SYMLINK: Final = "symlink"
@@ -36,9 +37,12 @@ class ContextError(PybuildError):
         self.path = os.fspath(path) if path is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class ContextEntry:
-    """One path of the context, as `lstat` saw it during the walk."""
+class ContextEntry(NamedTuple):
+    """One path of the context, as `lstat` saw it during the walk.
+
+    A named tuple, not a dataclass: a walk makes one per file (20,000 and
+    more), and a tuple is several times cheaper to make than a frozen object.
+    """
 
     relpath: str  #: `/`-separated, relative to the context, no leading `./`
     kind: EntryKind
@@ -58,18 +62,15 @@ class ContextEntry:
         return (self.size, self.mtime_ns, self.ctime_ns, self.inode, self.dev)
 
 
-def _kind(mode: int) -> EntryKind:
-    if stat.S_ISREG(mode):
-        return FILE
-    if stat.S_ISDIR(mode):
-        return DIR
-    if stat.S_ISLNK(mode):
-        return SYMLINK
-    return OTHER
+_NAME: Final = operator.attrgetter("name")
+_KINDS: Final[dict[int, EntryKind]] = {stat.S_IFREG: FILE, stat.S_IFDIR: DIR, stat.S_IFLNK: SYMLINK}
 
 
-def _sort_key(name: str) -> bytes:
-    return os.fsencode(name)
+def _sorted(items: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+    """Bytewise by name (Go's order); ASCII names sort the same as text, without encoding."""
+    if all(item.name.isascii() for item in items):
+        return sorted(items, key=_NAME)
+    return sorted(items, key=lambda e: os.fsencode(e.name))
 
 
 def walk_context(
@@ -96,19 +97,19 @@ def walk_context(
     def walk(abs_dir: str, rel_dir: str) -> None:
         try:
             with os.scandir(abs_dir) as it:
-                items = sorted(it, key=lambda e: _sort_key(e.name))
+                items = _sorted(list(it))
         except OSError as exc:
             shown = rel_dir or "."
             raise ContextError(
                 f"cannot read directory {shown!r} of the build context: {exc.strerror or exc}",
                 abs_dir,
             ) from None
+        prefix = f"{rel_dir}/" if rel_dir else ""
         for item in items:
-            rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
+            rel = prefix + item.name
             excluded = matcher is not None and matcher.matches(rel)
             try:
-                is_dir = item.is_dir(follow_symlinks=False)
-                if excluded and not is_dir:
+                if excluded and not item.is_dir(follow_symlinks=False):
                     continue
                 st = item.stat(follow_symlinks=False)
             except FileNotFoundError:
@@ -118,7 +119,7 @@ def walk_context(
                     f"cannot stat {rel!r} in the build context: {exc.strerror or exc}", item.path
                 ) from None
             mode = st.st_mode
-            kind = _kind(mode)
+            kind = _KINDS.get(mode & _IFMT, OTHER)
             target = None
             if kind == SYMLINK:
                 try:
@@ -131,18 +132,9 @@ def walk_context(
                         item.path,
                     ) from None
             entry = ContextEntry(
-                rel,
-                kind,
-                mode,
-                st.st_uid,
-                st.st_gid,
-                st.st_size,
-                st.st_mtime_ns,
-                st.st_ctime_ns,
-                st.st_ino,
-                st.st_dev,
-                target,
-            )
+                rel, kind, mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns,
+                st.st_ctime_ns, st.st_ino, st.st_dev, target,
+            )  # fmt: skip
             if kind != DIR:
                 out.append(entry)
                 continue

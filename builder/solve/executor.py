@@ -53,7 +53,7 @@ from builder.solve.progress import (
     StepStarted,
     no_progress,
 )
-from builder.solve.request import SolveRequest, SolveResult
+from builder.solve.request import BuildInputs, SolveRequest, SolveResult
 from builder.solve.restore import restore_step
 from builder.solve.scheduler import default_jobs, run_wave
 from builder.solve.stages import Bases, StageState, find_stage
@@ -127,6 +127,7 @@ class _Build:
         self.context_keys: dict[str, str] = {}  #: digests of named directory contexts
         #: (stage, step position) -> (layer digest or "", from the cache), for provenance
         self.step_results: dict[tuple[int, int], tuple[str, bool]] = {}
+        self.unkeyed = False  #: a step could not be keyed beforehand (a download)
         self.plan: BuildPlan
         self.ws: Workspace
         self.keyer: StepKeyer
@@ -190,11 +191,15 @@ class _Build:
 
             embed_inline_cache(final.config.image, used)
         record = self._write_image(final)
+        inputs = BuildInputs(
+            request.dockerfile, self.keyer.walked, self.bases.resolved(), not self.unkeyed
+        )
         return SolveResult(
             record,
             final.config.image,
             self.plan,
             used,
+            inputs,
             stage_layers={i: tuple(state.layers) for i, state in self.stages.items()},
             bases=self.bases.used(),
             materials=list(self.ws.materials),
@@ -367,6 +372,7 @@ class _Build:
                 state.key = key
                 self._use(key, result, inputs, stage)
             else:  # not cacheable (a download): later steps key on what it produced
+                self.unkeyed = True
                 state.key = StepInputs(state.key, step.instruction,
                                        extra={"result": result.diff_id or ""}).key()  # fmt: skip
         return False

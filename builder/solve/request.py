@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from builder.runtime.sandbox import SandboxOptions
 
 if TYPE_CHECKING:
+    from builder.context.walk import ContextEntry
     from builder.image.model import Descriptor, ImageConfig
     from builder.plan.model import BuildPlan
     from builder.plan.named_contexts import NamedContext
@@ -70,11 +71,29 @@ class SolveRequest:
 
 
 @dataclass
+class BuildInputs:
+    """What a build's image was made from, as the build saw it (for the CLI's fast path).
+
+    `context` is the context walk every COPY/ADD selected from, `lstat`s taken
+    before any file was read (None when no step read the context); `bases`
+    maps each image name a FROM or `--from` used to the manifest digest it
+    resolved to; `keyed` is False when a step could not be keyed beforehand
+    (a download), so the same inputs may not give the same image.
+    """
+
+    dockerfile: bytes
+    context: list[ContextEntry] | None
+    bases: dict[str, str]
+    keyed: bool
+
+
+@dataclass
 class SolveResult:
     record: ImageRecord
     config: ImageConfig
     plan: BuildPlan
     used: list[UsedStep] = field(default_factory=list)  #: every keyed step, for `--cache-to`
+    inputs: BuildInputs | None = None
     #: the layers of every stage built, by stage index (for SBOMs of stages)
     stage_layers: dict[int, tuple[Descriptor, ...]] = field(default_factory=dict)
     #: the base images used, by the name the Dockerfile gave (for provenance materials)

@@ -75,6 +75,18 @@ class Bases:
         with self._lock:
             return {name: record for (name, _), record in self._records.items()}
 
+    def resolved(self) -> dict[str, str]:
+        """Each image name looked up so far, and the manifest digest it resolved to.
+
+        A name resolved for two platforms to two images maps to "" (matches nothing).
+        """
+        found: dict[str, str] = {}
+        with self._lock:
+            for (name, _), record in self._records.items():
+                digest = record.manifest_digest
+                found[name] = digest if found.get(name, digest) == digest else ""
+        return found
+
     def config(self, name: str, platform: str | None = None) -> ImageConfig | None:
         """The image config of a base (None for scratch): the plan reads its ENV and ONBUILD."""
         if name == "scratch":

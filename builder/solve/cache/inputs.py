@@ -62,6 +62,12 @@ class StepKeyer:
         self._lock = threading.Lock()
         self._entries: list[ContextEntry] | None = None
 
+    @property
+    def walked(self) -> list[ContextEntry] | None:
+        """The context walk the keys were computed from (None: no step read the context)."""
+        with self._lock:
+            return None if self._entries is None else list(self._entries)
+
     def inputs(self, parent: str, step: Step, shell: list[str]) -> StepInputs | None:
         """What the step's result depends on; None when that cannot be known beforehand.
 
