@@ -25,7 +25,7 @@ from typing import Any
 
 from builder.bake.evaluate import NAME_PATTERN
 from builder.bake.interpolate import interpolate_tree
-from builder.bake.model import Config, Group, Target
+from builder.bake.model import Config, Group, Target, dedup
 from builder.bake.specs import entry, parse_entry
 from builder.errors import BakeFileError, Location, UsageError
 
@@ -150,32 +150,24 @@ def _contexts(value: Any, where: str) -> dict[str, str | None]:
     return out
 
 
-def _dedup(values: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for value in values:
-        if value not in out:
-            out.append(value)
-    return out
-
-
 def _x_bake(target: Target, ext: Any, where: str) -> None:
     if not isinstance(ext, dict):
         raise BakeFileError(f"{where}: x-bake must be a map")
     try:
         for key, value in ext.items():
             if key == "tags":
-                target.tags = _dedup((target.tags or []) + _split_words(value, where))
+                target.tags = dedup((target.tags or []) + _split_words(value, where))
             elif key in ("cache-from", "cache-to", "secret", "ssh", "output"):
                 kind = {"cache-from": "cache", "cache-to": "cache"}.get(key, key)
                 items = [entry(kind, v, key) for v in _split_words(value, where)]  # type: ignore[arg-type]
                 current = target.get(key) or []
-                target.set(key, _dedup(current + items))
+                target.set(key, dedup(current + items))
                 if key == "ssh":
                     target.ssh = sorted(target.ssh or [], key=lambda k: k.get("id", ""))
             elif key == "platforms":
-                target.platforms = _dedup((target.platforms or []) + _split_words(value, where))
+                target.platforms = dedup((target.platforms or []) + _split_words(value, where))
             elif key == "no-cache-filter":
-                target.no_cache_filter = _dedup(
+                target.no_cache_filter = dedup(
                     (target.no_cache_filter or []) + _split_words(value, where)
                 )
             elif key in ("pull", "no-cache"):

@@ -143,7 +143,7 @@ class Target:
         for spec in FIELDS:
             value = getattr(self, spec.attr)
             if spec.kind in ("list", "entries") and value is not None and spec.key != "inherits":
-                setattr(self, spec.attr, _dedup([v for v in value if v not in ("", {})]))
+                setattr(self, spec.attr, dedup([v for v in value if v not in ("", {})]))
         for attr in ("secret", "ssh"):  # one entry per id, the later one in its place
             entries = getattr(self, attr)
             if entries:
@@ -152,7 +152,7 @@ class Target:
                     by_id[item.get("id", "")] = item
                 setattr(self, attr, list(by_id.values()))
         if self.network == "host":
-            self.entitlements = _dedup([*(self.entitlements or []), "network.host"])
+            self.entitlements = dedup([*(self.entitlements or []), "network.host"])
         if self.contexts is not None:
             self.contexts = {k: v for k, v in self.contexts.items() if v} or None
 
@@ -192,9 +192,9 @@ class Config:
         """Add `group`, or add its new targets to the group of that name."""
         mine = self.group(group.name)
         if mine is None:
-            self.groups.append(Group(group.name, _dedup(group.targets), group.description))
+            self.groups.append(Group(group.name, dedup(group.targets), group.description))
             return
-        mine.targets = _dedup(mine.targets + group.targets)
+        mine.targets = dedup(mine.targets + group.targets)
         if group.description:
             mine.description = group.description
 
@@ -214,7 +214,8 @@ class Config:
             self.add_target(target)
 
 
-def _dedup(values: list[Any]) -> list[Any]:
+def dedup(values: list[Any]) -> list[Any]:
+    """`values` without repeats, in their first order (unhashable values too)."""
     out: list[Any] = []
     for value in values:
         if value not in out:

@@ -329,9 +329,12 @@ def _holds(
         return False
     with open(os.path.join(root, "index.json"), "rb") as f:
         index = json.loads(f.read())
-    if index.get("version") != 1:
+    if index.get("version") not in (1, 2):
         return False
     by_name: dict[str, dict] = {}
+    for entry in index.get("indexes", []):  # multi-platform names: never an image's manifest
+        for name in entry["names"]:
+            by_name[name] = entry
     image: dict | None = None
     for entry in index["images"]:
         for name in entry["names"]:

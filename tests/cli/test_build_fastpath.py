@@ -216,6 +216,21 @@ def test_base_image_moved(project: Project, busybox_rootfs_tar: Path) -> None:
     _changed(project, before, "-t", "app:1", str(project.context))
 
 
+def test_a_multi_platform_name_in_the_store(project: Project, busybox_rootfs_tar: Path) -> None:
+    """A store that names an index (index.json version 2) keeps the fast path; a base
+    name that becomes an index (a platform added to it) falls through."""
+    tar = str(busybox_rootfs_tar)
+    ok(project.root, "import", "--platform", "linux/amd64", tar, "multi:1")
+    ok(project.root, "import", "--platform", "linux/arm64", tar, "multi:1")
+    assert json.loads((project.root / "index.json").read_text())["version"] == 2
+    _cached(project)
+    before = project.image_id()
+    ok(project.root, "import", "--platform", "linux/arm64", tar, "busybox:1")
+    built = project.build()
+    assert built.returncode == 0 and built.path == "FULL", built.stderr
+    assert project.image_id() == before  # busybox:1's amd64 image is the same one
+
+
 def test_outputs_not_satisfied(project: Project) -> None:
     _cached(project)
     image = project.image_id()
