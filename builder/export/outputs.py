@@ -347,6 +347,7 @@ def _platforms_tar(
         stack.callback(lambda: _remove_quietly(top))
         for directory, record in images:
             tree = stack.enter_context(flattened_rootfs(store, record))
+            _add_attestation_files(store, record, tree)
             os.rename(tree, top / directory)
             # give the tree back before flattened_rootfs cleans it up
             stack.callback(os.rename, top / directory, tree)
@@ -364,13 +365,15 @@ def _remove_quietly(path: Path) -> None:
 def _platforms_dir(
     store: Store, images: list[tuple[str, ImageRecord]], spec: OutputSpec
 ) -> list[str]:
-    """Each platform's root filesystem into `dest/linux_amd64/`, ..., as BuildKit writes them."""
+    """Each platform's root filesystem into `dest/linux_amd64/`, ..., as BuildKit writes them
+    (with that platform's attestation files at the top of its directory)."""
     from builder.export.rootfs_export import flattened_rootfs, write_rootfs_dir
 
     assert spec.dest is not None
     lines = ["exporting to client directory"]
     for directory, record in images:
         with flattened_rootfs(store, record) as tree:
+            _add_attestation_files(store, record, tree)
             write_rootfs_dir(tree, Path(spec.dest) / directory)
         lines.append(f"copying files to {Path(spec.dest) / directory}")
     return lines

@@ -382,3 +382,55 @@ def test_an_oci_archive_of_several_platforms_loads_whole(
     assert "linux/amd64,linux/arm64" in ok(other, "images", "app:rt")
     inspected = json.loads(ok(other, "inspect", "app:rt"))[0]
     assert [m["Platform"] for m in inspected["Manifests"]] == ["linux/amd64", "linux/arm64"]
+
+
+def test_attestations_of_every_platform_in_one_index(
+    tmp_path: Path, two_platforms: Path, registry: RegistryServer
+) -> None:
+    """`--sbom --provenance` with two platforms: one attestation manifest per platform's
+    image in the index, each naming its image, pushed and read back with skopeo."""
+    skopeo = require_tool("skopeo")
+    root = two_platforms
+    name = f"{registry.host}/app:attested"
+    ok(
+        root, "build", "--platform", "linux/amd64,linux/arm64", "--sbom=true",
+        "--provenance=mode=max", "--push", "--insecure-registry", registry.host, "-t", name,
+        str(_context(tmp_path, "FROM busybox:latest\nRUN uname -m > /arch\n")),
+    )  # fmt: skip
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{name}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    entries = json.loads(raw)["manifests"]
+    images = [e for e in entries if e["platform"]["os"] != "unknown"]
+    attestations = [e for e in entries if e["platform"]["os"] == "unknown"]
+    assert [e["platform"]["architecture"] for e in images] == ["amd64", "arm64"]
+    assert entries == images + attestations  # images first, as BuildKit orders them
+    references = [a["annotations"]["vnd.docker.reference.digest"] for a in attestations]
+    assert references == [e["digest"] for e in images]
+    assert {a["annotations"]["vnd.docker.reference.type"] for a in attestations} == {
+        "attestation-manifest"
+    }
+    for attestation in attestations:
+        where = f"docker://{registry.host}/app@{attestation['digest']}"
+        shown = subprocess.run(
+            [skopeo, "inspect", "--raw", "--tls-verify=false", where],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        manifest = json.loads(shown)
+        kinds = {layer["annotations"]["in-toto.io/predicate-type"] for layer in manifest["layers"]}
+        assert kinds == {"https://spdx.dev/Document", "https://slsa.dev/provenance/v0.2"}
+    # the stored image keeps them: `pybuild attestations` reads the host platform's
+    shown = ok(root, "attestations", name, "--type", "provenance", "--predicate")
+    assert "linux/amd64" in shown
+    # a local output: each platform's directory holds its own attestation files
+    out = tmp_path / "out"
+    ok(
+        root, "build", "--platform", "linux/amd64,linux/arm64", "--sbom=true", "-o",
+        f"type=local,dest={out}", str(_context(tmp_path, "FROM busybox:latest\n")),
+    )  # fmt: skip
+    for directory in ("linux_amd64", "linux_arm64"):
+        provenance = json.loads((out / directory / "provenance.json").read_text())
+        assert provenance["predicateType"] == "https://slsa.dev/provenance/v0.2"
+        sbom = json.loads((out / directory / "sbom.spdx.json").read_text())
+        assert sbom["predicate"]["spdxVersion"] == "SPDX-2.3"
