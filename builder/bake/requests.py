@@ -11,8 +11,8 @@ A git or HTTP(S) `context` is fetched when the target builds
 `target:NAME` context stays `NAME=target:NAME` in `build_contexts`:
 `builder.bake.run` builds NAME first and puts its image there
 (`docker-image://<image ID>`). What pybuild cannot build is refused here,
-before anything runs, as a UsageError naming the target: attestations, a
-`call` other than `build`.
+before anything runs, as a UsageError naming the target: a `call` other
+than `build`.
 """
 
 from __future__ import annotations
@@ -55,15 +55,16 @@ def build_request(
     """The request that builds `target` (UsageError when pybuild cannot).
 
     `allow` are the entitlements granted on the command line (`--allow`): a
-    target's `entitlements = ["security.insecure"]` is a request, refused
-    unless granted, as buildx asks before it lets a bake file have it.
+    target's `entitlements = ["security.insecure"]` (and `network = "host"`,
+    which asks for `network.host`) is a request, refused unless granted, as
+    buildx asks before it lets a bake file have it.
     """
     name = target.name
 
     def refuse(message: str, hint: str | None = None) -> UsageError:
         return UsageError(f"target {name!r}: {message}", hint=hint)
 
-    wanted = [e for e in target.entitlements or [] if e == "security.insecure"]
+    wanted = [e for e in target.entitlements or [] if e in ("security.insecure", "network.host")]
     for entitlement in wanted:
         if entitlement not in allow:
             raise refuse(
@@ -76,8 +77,6 @@ def build_request(
     context = cwd if remote else cwd / context_text.removeprefix("cwd://")
     if not context.is_dir():
         raise refuse(f"build context {context_text!r} is not a directory")
-    if target.attest:
-        raise refuse("attestations (attest) are not supported")
     if target.call not in (None, "build"):
         raise refuse(f"call {target.call!r} is not supported: pybuild bake only builds")
     contexts = []
@@ -130,6 +129,7 @@ def build_request(
         cache_to=[to_flag("cache", c) for c in target.cache_to or []],
         secrets=[to_flag("secret", s) for s in target.secret or []],
         ssh=[to_flag("ssh", s) for s in target.ssh or []],
+        attest=[to_flag("attest", a) for a in target.attest or []],
         network=target.network or "default",
         allow=wanted,
         annotations=list(target.annotations or []),

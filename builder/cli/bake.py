@@ -85,7 +85,8 @@ def bake_command(
     allow: Annotated[
         list[str] | None,
         typer.Option(
-            "--allow", help="Grant an entitlement the targets ask for: security.insecure."
+            "--allow",
+            help="Grant an entitlement the targets ask for: security.insecure, network.host.",
         ),
     ] = None,
 ) -> None:
@@ -119,8 +120,7 @@ def _bake(
     for entitlement in allow:
         if entitlement not in ("security.insecure", "network.host"):
             raise UsageError(
-                f"--allow {entitlement!r}: only security.insecure (and network.host, which "
-                "RUN has by default) can be granted"
+                f"--allow {entitlement!r}: only security.insecure and network.host can be granted"
             )
     cwd = Path.cwd()
     if not files and os.environ.get("BUILDX_BAKE_FILE"):  # buildx's alternative to -f

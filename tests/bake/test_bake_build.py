@@ -325,3 +325,48 @@ def test_entitlements_must_be_granted(tmp_path: Path, root: Path) -> None:
     assert record is not None
     caps = (flatten(store, record, tmp_path / "rootfs") / "caps").read_text()
     assert int(caps.split()[-1], 16) > 0xA80425FB  # more than Docker's default capabilities
+
+
+def test_network_host_must_be_granted(tmp_path: Path, root: Path) -> None:
+    """`network = "host"` asks for network.host: refused without --allow, as buildx asks."""
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                target "hostnet" {
+                  network = "host"
+                  dockerfile-inline = "FROM busybox\\nRUN ls /sys/class/net > /nets\\n"
+                  tags = ["bake/hostnet:1"]
+                }
+            """
+        },
+    )
+    refused = run_bake(project, "hostnet", root=root)
+    assert refused.returncode == 2
+    assert "requires the entitlement network.host, which was not granted" in refused.stderr
+    granted = run_bake(project, "hostnet", "--allow", "network.host", root=root)
+    assert granted.returncode == 0, granted.stderr
+    store = Store.open(root)
+    record = store.find("bake/hostnet:1")
+    assert record is not None
+    nets = (flatten(store, record, tmp_path / "rootfs") / "nets").read_text().split()
+    assert set(nets) == {p.name for p in Path("/sys/class/net").iterdir()}  # the host's
+
+
+def test_attest_entries_attach_attestations(tmp_path: Path, root: Path) -> None:
+    project = write_files(
+        tmp_path / "project",
+        {
+            "docker-bake.hcl": """
+                target "attested" {
+                  attest = ["type=sbom", "type=provenance,mode=max"]
+                  dockerfile-inline = "FROM busybox\\nRUN echo hi > /hi\\n"
+                  tags = ["bake/attested:1"]
+                }
+            """
+        },
+    )
+    built = run_bake(project, "attested", root=root)
+    assert built.returncode == 0, built.stderr
+    record = Store.open(root).find("bake/attested:1")
+    assert record is not None and record.attestations is not None
