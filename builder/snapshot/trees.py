@@ -268,7 +268,13 @@ def remove_tree(path: Path, *, ignore_errors: bool = False, detach: bool = True)
         return
     if detach:
         detach_mounts_under(path)
-    _make_owner_rwx(path, os.lstat(path).st_mode)
+    try:
+        _make_owner_rwx(path, os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return  # removed meanwhile: another process cleaning up the same leftovers
+    except OSError:
+        if not ignore_errors:
+            raise
     errors = WalkErrors()
 
     def visit(dir_fd: int, name: str, _rel: str, entry: os.stat_result) -> bool:
@@ -289,6 +295,8 @@ def remove_tree(path: Path, *, ignore_errors: bool = False, detach: bool = True)
             os.rmdir(path)
     except OSError as error:
         errors.errors.append(error)
+    # what another process removed first is gone all the same
+    errors.errors = [e for e in errors.errors if not isinstance(e, FileNotFoundError)]
     if not ignore_errors:
         errors.raise_first()
 

@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from builder.store.files import remove_tree, tree_size
 
 NOBODY = 65534
@@ -54,3 +56,23 @@ def test_remove_tree_with_read_only_dirs_unprivileged() -> None:
         assert not top.exists()
     finally:
         shutil.rmtree(base)
+
+
+
+def test_remove_tree_of_a_tree_another_process_removes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two recoveries (two stores) may clean the same /dev/shm leftover at once: the one
+    that finds it gone mid-way is not an error, with or without ignore_errors."""
+    from builder.snapshot import trees
+
+    def removed_meanwhile(path: Path) -> None:
+        shutil.rmtree(path)  # the other process got there between lstat and chmod
+
+    monkeypatch.setattr(trees, "detach_mounts_under", removed_meanwhile)
+    for ignore in (False, True):
+        tree = tmp_path / f"leftover-{ignore}"
+        (tree / "sub").mkdir(parents=True)
+        (tree / "sub" / "f").write_text("x")
+        trees.remove_tree(tree, ignore_errors=ignore)
+        assert not tree.exists()
