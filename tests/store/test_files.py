@@ -58,7 +58,6 @@ def test_remove_tree_with_read_only_dirs_unprivileged() -> None:
         shutil.rmtree(base)
 
 
-
 def test_remove_tree_of_a_tree_another_process_removes_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
