@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import stat
 import subprocess
@@ -21,7 +20,7 @@ from builder.snapshot.trees import mounts_under, remove_tree, tree_size
 from builder.store import Store
 from builder.store.owners import current_owner, owner_of, process_start
 from builder.store.recovery import SHM, recover
-from tests.conftest import REPO
+from tests.conftest import REPO, require_tool
 from tests.stacks import netns_mounts, wait_for_no_stacks
 
 SECRET = "s3cr3t-value-" + os.urandom(6).hex()
@@ -304,9 +303,8 @@ def test_recovery_removes_dead_owners_ssh_dirs_and_stops_their_agents(tmp_path: 
 def test_kill_9_during_an_ssh_step_leaves_no_agent(
     tmp_path: Path, busybox_rootfs_tar: Path
 ) -> None:
-    keygen = shutil.which("ssh-keygen")
-    if keygen is None or shutil.which("ssh-agent") is None:
-        pytest.skip("needs openssh-client (ssh-agent, ssh-keygen)")
+    keygen = require_tool("ssh-keygen")  # openssh-client: tests/install-deps.sh installs it
+    require_tool("ssh-agent")
     root = tmp_path / "store"
     env = _env(root)
     subprocess.run(
